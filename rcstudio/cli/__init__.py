@@ -1,0 +1,67 @@
+"""The `rcstudio` command line: one Typer app, one module per group of commands.
+
+Each module in COMMAND_MODULES defines `register(app)`. Modules import heavy libraries (torch,
+wandb, textual, transformers) inside the command functions, so `rcstudio --help` stays fast and the
+core works without the optional extras.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from rcstudio.errors import JobFailed, UserError
+
+COMMAND_MODULES = (
+    "rcstudio.cli.spec_cmds",  # init, validate, schema, compile, recipes
+    "rcstudio.cli.run_cmds",  # submit, ls, status, logs, cancel, resubmit, export
+    "rcstudio.cli.job_cmds",  # run-job (what compiled jobs execute)
+    "rcstudio.cli.score_cmds",  # score, plot
+    "rcstudio.cli.eval_cmds",  # eval judgebench|rmbench|arena-hard, report
+    "rcstudio.cli.track_cmds",  # tui, compare
+    "rcstudio.cli.serve_cmds",  # serve-reward
+    "rcstudio.cli.decompose_cmds",  # decompose
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="rcstudio",
+        help="Declarative experiments for generative reward models with rationale consistency.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes print one message and exit 2; failed jobs exit 1."""
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        print(exc.render(), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except JobFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
+        raise
