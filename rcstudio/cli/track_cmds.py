@@ -1,9 +1,58 @@
-"""Commands of this group (see rcstudio/cli/__init__.py)."""
+"""Commands of this group: `tui` (the dashboard) and `compare` (metric curves of several runs)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def tui(
+    runs_root: Optional[Path] = typer.Option(None, "--runs-root", help="Root of run directories (default: RCSTUDIO_RUNS)."),
+    refresh: float = typer.Option(5.0, "--refresh", help="Seconds between refreshes of states and metrics."),
+) -> None:
+    """Open the terminal dashboard: runs, live states, metrics, logs, charts; `?` lists the keys."""
+    from rcstudio.tui.app import run_tui
+
+    run_tui(str(runs_root) if runs_root else None, refresh_s=refresh)
+
+
+def compare(
+    runs: list[str] = typer.Argument(..., help="Registry run ids/prefixes, or .wandb files / run dirs."),
+    metric: list[str] = typer.Option(..., "--metric", "-m", help="Metric key; repeat for several."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write a plot (png, pdf, svg)."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write run,run_id,metric,step,value rows."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Downsample each curve to this many points."),
+    as_json: bool = typer.Option(False, "--json", help="Print the curves as one JSON object."),
+) -> None:
+    """Overlay a metric of several runs, e.g. reward/rationale for alpha 0, 0.5, 0.8 and 1."""
+    from rcstudio.tracking.compare import collect, plot, write_csv
+
+    curves = collect(runs, metric, samples)
+    if output is not None:
+        plot(curves, output)
+    if csv_path is not None:
+        write_csv(curves, csv_path)
+    if as_json:
+        payload = {
+            "curves": [c.to_dict() for c in curves],
+            "plot": str(output) if output else None,
+            "csv": str(csv_path) if csv_path else None,
+        }
+        typer.echo(json.dumps(payload))
+        return
+    for c in curves:
+        last = c.series.last()
+        typer.echo(f"{c.run:<40} {c.metric:<24} points={len(c.series):<7} last={last if last is None else f'{last:.4f}'}")
+    if output is not None:
+        typer.echo(f"plot: {output}")
+    if csv_path is not None:
+        typer.echo(f"csv: {csv_path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("tui")(tui)
+    app.command("compare")(compare)

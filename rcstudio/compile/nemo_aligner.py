@@ -1,0 +1,320 @@
+"""Compiler to NeMo-Aligner v0.7.0 (pinned: the last release, frozen upstream).
+
+GenRM training and policy RLHF both run the REINFORCE actor
+(`examples/nlp/gpt/train_gpt_reinforce_actor.py`, config `gpt_reinforce_actor`) against a remote
+reward model; rcstudio's reward server plays that model. The compiler emits:
+- `overrides.txt`: the Hydra override list (`++key` for keys the YAML lacks; the checkpoint fills them),
+- `config.yaml`: the composed config for reading (composed with Hydra when a NeMo-Aligner conf dir is
+  reachable: `$RCSTUDIO_NEMO_CONF` or `<cluster.nemo_aligner_dir>/examples/nlp/gpt/conf`),
+- `job.sbatch`: the heterogeneous job from `slurm/templates/nemo_aligner_hetjob.sbatch.tmpl`.
+Checks NeMo would only make at run time (batch divisibility, lengths, intervals) happen here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import string
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rcstudio.compile import hydra_values as hv
+from rcstudio.errors import UserError
+from rcstudio.spec.models import Spec, data_parallel_size
+from rcstudio.spec.sweep import RunSpec
+
+NEMO_ALIGNER_VERSION = "0.7.0"
+ACTOR_SCRIPT = "examples/nlp/gpt/train_gpt_reinforce_actor.py"
+CONF_SUBDIR = "examples/nlp/gpt/conf"
+CONFIG_NAME = "gpt_reinforce_actor"
+TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
+REWARD_IP_KEY = "remote_rm.reward_model.ip"
+CHATML_END_STRINGS = ["<|im_end|>", "<|endoftext|>"]
+
+
+def sh_quote(text: str) -> str:
+    """shlex.quote, or an equally safe double-quoted form when the text holds single quotes
+    (Hydra overrides quote their strings with `'`; `'"'"'` chains are unreadable)."""
+    quoted = shlex.quote(text)
+    if "'\"'\"'" not in quoted:
+        return quoted
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
+class _SbatchTemplate(string.Template):
+    """`@@{name}` placeholders, so bash's `$VAR` needs no escaping in the template."""
+
+    delimiter = "@@"
+    idpattern = r"[a-z_][a-z0-9_]*"
+
+
+def _locate(spec: Spec, key: str) -> tuple[str | None, int | None]:
+    origins = getattr(spec, "_origins", None)
+    if origins is None:
+        return None, None
+    file, line = origins.locate(key)
+    return file or None, line
+
+
+def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserError:
+    file, line = _locate(spec, key)
+    return UserError(message, file=file, line=line, key=key, hint=hint)
+
+
+# -- overrides -------------------------------------------------------------------------------------
+def restore_path(spec: Spec) -> str:
+    return spec.policy.checkpoint if spec.experiment.kind == "policy-rlhf" else spec.judge.checkpoint
+
+
+def build_overrides(run: RunSpec, run_dir: Path) -> list[str]:
+    """The actor's Hydra overrides for this run (without the reward server's ip, known at run time)."""
+    spec, rl, cluster, tracking = run.spec, run.spec.rl, run.spec.cluster, run.spec.tracking
+    data = Path(run_dir) / "data"
+    val = str(data / "val_prompts.jsonl")
+    o: list[tuple[str, Any, bool]] = [
+        ("trainer.num_nodes", cluster.nodes, False),
+        ("trainer.devices", cluster.gpus_per_node, False),
+        ("trainer.reinforce.max_epochs", rl.epochs, False),
+        ("trainer.reinforce.max_steps", rl.max_steps, False),
+        ("trainer.reinforce.val_check_interval", rl.val_check_interval, False),
+        ("trainer.reinforce.save_interval", rl.save_interval, False),
+        ("trainer.reinforce.initial_policy_kl_penalty", rl.kl_beta, False),
+        ("trainer.reinforce.num_rollouts_per_prompt", rl.rollouts_per_prompt, False),
+        ("remote_rm.reward_model.port", cluster.reward_port, False),
+        ("pretrained_checkpoint.restore_from_path", restore_path(spec), False),
+        ("model.encoder_seq_length", rl.effective_seq_length, False),
+        ("model.global_batch_size", rl.mini_batch_size * rl.rollouts_per_prompt, False),
+        ("model.micro_batch_size", rl.micro_batch_size, False),
+        ("model.seed", rl.seed, False),
+        ("++model.tensor_model_parallel_size", rl.tensor_parallel, False),
+        ("++model.pipeline_model_parallel_size", rl.pipeline_parallel, False),
+        ("model.optim.lr", rl.lr, False),
+        ("model.reinforce.num_rollout_samples", rl.global_batch_size, False),
+        ("model.reinforce.rollout_micro_batch_size", rl.rollout_micro_batch_size, False),
+        ("model.reinforce.sampling_params.temperature", rl.temperature, False),
+        ("model.reinforce.sampling_params.top_p", rl.top_p, False),
+        ("model.reinforce.length_params.max_length", rl.max_generation_tokens, False),
+        ("model.data.data_prefix", {"train": [str(data / "train_prompts.jsonl")], "validation": [val],
+                                    "test": [val]}, False),
+        ("exp_manager.explicit_log_dir", str(Path(run_dir) / "checkpoints"), False),
+        ("exp_manager.name", run.name, False),
+        ("exp_manager.create_wandb_logger", tracking.mode != "disabled", False),
+        ("exp_manager.wandb_logger_kwargs.project", tracking.project, False),
+        ("exp_manager.wandb_logger_kwargs.name", run.name, False),
+    ]
+    if spec.judge.chat_format == "chatml":
+        o.append(("model.reinforce.sampling_params.end_strings", CHATML_END_STRINGS, False))
+    if tracking.mode != "disabled":
+        o += [
+            ("++exp_manager.wandb_logger_kwargs.id", run.run_id, False),
+            ("++exp_manager.wandb_logger_kwargs.group", tracking.group or spec.experiment.name, False),
+            ("++exp_manager.wandb_logger_kwargs.save_dir", str(run_dir), False),
+            ("++exp_manager.wandb_logger_kwargs.offline", tracking.mode == "offline", False),
+            ("++exp_manager.wandb_logger_kwargs.job_type", "actor", False),
+        ]
+        if tracking.entity:
+            o.append(("++exp_manager.wandb_logger_kwargs.entity", tracking.entity, False))
+    out = []
+    for key, value, _ in o:
+        add = key.startswith("++")
+        out.append(hv.override(key.removeprefix("++"), value, add=add))
+    out.extend(rl.engine_overrides)
+    return out
+
+
+# -- compile-time checks ---------------------------------------------------------------------------
+def check(run: RunSpec) -> None:
+    """What NeMo-Aligner would only find at run time, found now (raises UserError)."""
+    spec, rl = run.spec, run.spec.rl
+    custom_actor = bool(spec.cluster.actor_command)
+    if not restore_path(spec) and not custom_actor:
+        key = "policy.checkpoint" if spec.experiment.kind == "policy-rlhf" else "judge.checkpoint"
+        raise _error(spec, key, "the NeMo-Aligner actor needs a .nemo checkpoint (restore_from_path)",
+                     f'set {key} = "/path/to/model.nemo" (convert HF weights with NeMo\'s converter)')
+    if rl.save_interval % rl.val_check_interval:
+        raise _error(spec, "rl.save_interval",
+                     f"save_interval ({rl.save_interval}) must be a multiple of val_check_interval "
+                     f"({rl.val_check_interval}): NeMo-Aligner saves against a validation metric",
+                     f"e.g. save_interval = {rl.val_check_interval * max(1, rl.save_interval // rl.val_check_interval)}")
+    if rl.effective_seq_length <= rl.max_generation_tokens:
+        raise _error(spec, "rl.seq_length", "leaves no room for the prompt (TRT-LLM max_input_len = "
+                     "seq_length - max_generation_tokens must be positive)")
+    if spec.cluster.gpus_per_node * spec.cluster.nodes and data_parallel_size(spec) < 1:
+        raise _error(spec, "rl.tensor_parallel", "tensor_parallel x pipeline_parallel exceeds the actor GPUs")
+    if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
+        raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for i, text in enumerate(rl.engine_overrides):
+        try:
+            parser.parse_override(text)
+        except Exception as exc:  # hydra raises OverrideParseException
+            raise _error(spec, "rl.engine_overrides", f"entry {i} ({text!r}) is not a Hydra override: "
+                         f"{str(exc).splitlines()[0]}", "write key=value, ++key=value or ~key") from None
+
+
+# -- composition -----------------------------------------------------------------------------------
+def register_resolvers() -> None:
+    """The resolvers NeMo-Aligner's scripts register before Hydra composes their config."""
+    from omegaconf import OmegaConf
+
+    for name, fn in (("multiply", lambda x, y: x * y), ("int_div", lambda x, y: x // y),
+                     ("subtract", lambda x, y: x - y)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+def find_conf_dir(spec: Spec) -> Path | None:
+    env = os.environ.get("RCSTUDIO_NEMO_CONF")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(spec.cluster.nemo_aligner_dir) / CONF_SUBDIR)
+    for c in candidates:
+        if (c / f"{CONFIG_NAME}.yaml").is_file():
+            return c.resolve()
+    return None
+
+
+def compose(conf_dir: Path, overrides: list[str], resolve: bool = True) -> dict[str, Any]:
+    """Compose `gpt_reinforce_actor` with `overrides` through Hydra's compose API, as NeMo would."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    register_resolvers()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the shipped YAML's defaults list lacks _self_
+        with initialize_config_dir(version_base=None, config_dir=str(conf_dir), job_name="rcstudio"):
+            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=resolve)
+
+
+def render_config_yaml(run: RunSpec, overrides: list[str]) -> str:
+    """The composed config (or, with no conf dir reachable, the overrides as YAML) with a header."""
+    from omegaconf import OmegaConf
+
+    full = overrides + [hv.override(REWARD_IP_KEY, "REWARD_HOST")]
+    conf_dir = find_conf_dir(run.spec)
+    head = [f"NeMo-Aligner v{NEMO_ALIGNER_VERSION} {CONFIG_NAME} for run {run.run_id} ({run.name}).",
+            f"{REWARD_IP_KEY} is a placeholder: the job sets it to the first node of het group 0.",
+            "Not mapped (REINFORCE has no ratio clipping): rl.clip_ratio."]
+    if conf_dir is not None:
+        try:
+            data = compose(conf_dir, full)
+        except Exception as exc:  # a bad engine_overrides entry, most likely
+            raise _error(run.spec, "rl.engine_overrides",
+                         f"the overrides do not compose with {conf_dir}: {str(exc).splitlines()[0]}") from None
+        head.insert(1, f"Composed with Hydra against {CONFIG_NAME}.yaml of the NeMo-Aligner conf dir.")
+    else:
+        head.insert(1, "No NeMo-Aligner conf dir was reachable at compile time (set RCSTUDIO_NEMO_CONF): this "
+                       "is the override list as YAML, not the composed config.")
+        data = _overrides_as_tree(full)
+    text = OmegaConf.to_yaml(OmegaConf.create(data), sort_keys=False)
+    return "".join(f"# {line}\n" for line in head) + text
+
+
+def _overrides_as_tree(overrides: list[str]) -> dict[str, Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    tree: dict[str, Any] = {}
+    for text in overrides:
+        ov = parser.parse_override(text)
+        if ov.is_delete():
+            continue
+        node = tree
+        parts = ov.key_or_group.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = ov.value()
+    return tree
+
+
+# -- the hetjob script -----------------------------------------------------------------------------
+def _sbatch_lines(spec: Spec, *, job_name: str, log_dir: Path, nodes: int, gpus: int, ntasks: int) -> str:
+    c = spec.cluster
+    lines = [f"--job-name={job_name}"] if job_name else []
+    lines += [f"--nodes={nodes}", f"--ntasks-per-node={ntasks}",
+             f"--cpus-per-task={c.cpus_per_task}", f"--time={c.time}"]
+    if gpus:
+        lines.append(f"--gpus-per-node={gpus}")
+    for flag, value in (("partition", c.partition), ("account", c.account), ("qos", c.qos), ("mem", c.mem)):
+        if value:
+            lines.append(f"--{flag}={value}")
+    lines += list(c.sbatch_extra)
+    if log_dir is not None:
+        lines.append(f"--output={log_dir}/slurm-%j.out")
+    return "\n".join(f"#SBATCH {line}" for line in lines)
+
+
+def _vllm_block(spec: Spec) -> str:
+    """Start a local vLLM server in group 0 when the reward side needs an LLM nobody serves yet."""
+    c = spec.cluster
+    if spec.experiment.kind == "policy-rlhf":
+        if spec.judge.endpoint:
+            return "  : # the GenRM is served at judge.endpoint"
+        model, env = spec.judge.model, "RCSTUDIO_JUDGE_ENDPOINT"
+    elif spec.reward.matcher.kind == "llm" and not spec.reward.matcher.endpoint:
+        model, env = spec.reward.matcher.model, "RCSTUDIO_MATCHER_ENDPOINT"
+    else:
+        return "  : # no vLLM server needed (matcher endpoint given or not an LLM matcher)"
+    tp = max(1, c.reward_gpus)
+    argv = ["vllm", "serve", model, "--host", "127.0.0.1", "--port", str(c.vllm_port),
+            "--tensor-parallel-size", str(tp)]
+    cmd = " ".join(shlex.quote(a) for a in argv)
+    return "\n".join([
+        f'  {cmd} >"$RUN_DIR/logs/vllm.log" 2>&1 &',
+        "  local vllm_pid=$!",
+        '  wait_ready "http://127.0.0.1:$VLLM_PORT/v1/models" "$READY_TIMEOUT_S" "$vllm_pid"',
+        f'  export {env}="http://127.0.0.1:$VLLM_PORT/v1"',
+    ])
+
+
+def _actor(spec: Spec) -> tuple[str, str]:
+    """(ACTOR array body, srun flags for group 1)."""
+    c = spec.cluster
+    flags = ["--nodes", str(c.nodes), "--ntasks-per-node", str(c.gpus_per_node or 1), "--kill-on-bad-exit=1"]
+    flag_text = " ".join(shlex.quote(f) for f in flags)
+    if c.container_image:
+        # adjacent quoted pieces form one word: 'a:b','c:d',"$RUN_DIR:$RUN_DIR"
+        mounts = [shlex.quote(m) for m in c.container_mounts] + ['"$RUN_DIR:$RUN_DIR"']
+        flag_text += " --container-image=" + shlex.quote(c.container_image)
+        flag_text += " --container-mounts=" + ",".join(mounts)
+    if c.actor_command:
+        body = [sh_quote(a) for a in c.actor_command]
+    else:
+        body = ["python", "-u", f'"$NEMO_ALIGNER_DIR"/{ACTOR_SCRIPT}',
+                "--config-path", f'"$NEMO_ALIGNER_DIR"/{CONF_SUBDIR}', "--config-name", CONFIG_NAME,
+                '"${OVERRIDES[@]}"', f'"{REWARD_IP_KEY}=$REWARD_HOST"']
+    return "\n".join(f"  {item}" for item in body), flag_text
+
+
+def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
+    spec, c = run.spec, run.spec.cluster
+    run_dir = Path(run_dir)
+    job_name = f"rcs-{run.name}"
+    group0 = _sbatch_lines(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.reward_nodes,
+                           gpus=c.reward_gpus, ntasks=1)
+    group1 = _sbatch_lines(spec, job_name="", log_dir=None, nodes=c.nodes, gpus=c.gpus_per_node,
+                           ntasks=c.gpus_per_node or 1)
+    actor, actor_flags = _actor(spec)
+    values = {
+        "header": f"rcstudio run {run.run_id} ({run.name}), experiment {spec.experiment.name}, "
+                  f"kind {spec.experiment.kind}, spec sha256 {run.spec_hash[:16]}",
+        "sbatch_group0": group0,
+        "sbatch_group1": group1,
+        "setup": "\n".join(c.setup) if c.setup else ": # none",
+        "run_dir": shlex.quote(str(run_dir)),
+        "run_id": shlex.quote(run.run_id),
+        "nemo_aligner_dir": shlex.quote(c.nemo_aligner_dir),
+        "reward_port": str(c.reward_port),
+        "vllm_port": str(c.vllm_port),
+        "ready_timeout_s": str(c.ready_timeout_s),
+        "vllm_block": _vllm_block(spec),
+        "overrides": "\n".join(f"  {sh_quote(o)}" for o in overrides),
+        "actor": actor,
+        "actor_srun_flags": actor_flags,
+    }
+    return _SbatchTemplate(TEMPLATE.read_text()).substitute(values)

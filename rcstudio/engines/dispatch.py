@@ -1,0 +1,155 @@
+"""What a compiled job runs: `rcstudio run-job --run-dir DIR [--step ...]`.
+
+Reads the run dir's `spec.resolved.toml` and hands the run to the code for its kind/engine:
+eval -> `rcstudio.evals.job.run_eval_job`; genrm-train on trl -> `rcstudio.engines.trl_grpo.
+run_training`; data -> `rcstudio.rationale.decompose.run_decompose_job`; `--step prepare` ->
+`rcstudio.engines.prepare.prepare_data` (the first step of a NeMo-Aligner hetjob). Every outcome,
+including a failure with its traceback, is appended to `logs/run-job.log` in the run dir, so a
+failed job always leaves one clear line saying what went wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcstudio.errors import JobFailed, UserError
+
+STEPS = ("prepare", "train", "eval", "decompose")
+PKG_PREFIX = "pkg://"
+JOB_LOG = "run-job.log"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The function a run dispatches to, as `module:function` (imported only when run)."""
+
+    step: str
+    module: str
+    function: str
+
+    def load(self) -> Callable[[Path, Any], Any]:
+        try:
+            return getattr(importlib.import_module(self.module), self.function)
+        except (ImportError, AttributeError) as exc:
+            raise JobFailed(f"step {self.step!r} needs {self.module}.{self.function}, which is unavailable: {exc}") from exc
+
+
+TARGETS = {
+    "prepare": Target("prepare", "rcstudio.engines.prepare", "prepare_data"),
+    "train": Target("train", "rcstudio.engines.trl_grpo", "run_training"),
+    "eval": Target("eval", "rcstudio.evals.job", "run_eval_job"),
+    "decompose": Target("decompose", "rcstudio.rationale.decompose", "run_decompose_job"),
+}
+
+
+def default_step(spec: Any) -> str:
+    """The step a run executes when `--step` is not given (pure)."""
+    kind = spec.experiment.kind
+    if kind == "eval":
+        return "eval"
+    if kind == "data":
+        return "decompose"
+    if kind == "genrm-train":
+        if spec.rl.engine == "trl":
+            return "train"
+        raise UserError(
+            "genrm-train on the nemo-aligner engine runs as a compiled hetjob (compiled/job.sbatch); "
+            "its only rcstudio step is `--step prepare`",
+            key="rl.engine", hint='use `rcstudio submit` on the spec, or set rl.engine = "trl" for a single node')
+    raise UserError(f"experiment kind {kind!r} has no single-process job", key="experiment.kind",
+                    hint="policy-rlhf runs as a compiled NeMo-Aligner hetjob; submit the spec instead")
+
+
+def choose_target(spec: Any, step: str | None) -> Target:
+    """`--step` (validated) or the spec's default step -> the function to call."""
+    step = step or default_step(spec)
+    if step not in TARGETS:
+        raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(STEPS))
+    if step == "train" and spec.rl.engine != "trl":
+        raise UserError("the train step runs the TRL engine only", key="rl.engine",
+                        hint='set rl.engine = "trl" (NeMo-Aligner trains inside its own container)')
+    return TARGETS[step]
+
+
+def resolve_source(source: str) -> str:
+    """`pkg://rcstudio/<path>` -> the file shipped inside the installed package; others unchanged.
+
+    Resolved specs live in run dirs, far from the spec file, so shipped sample data is named by
+    package rather than by a path relative to the spec.
+    """
+    if not source.startswith(PKG_PREFIX):
+        return source
+    package, _, rel = source[len(PKG_PREFIX):].partition("/")
+    try:
+        root = Path(importlib.import_module(package).__file__).parent
+    except ImportError:
+        raise UserError(f"{source}: package {package!r} is not installed", key="data") from None
+    path = root / rel
+    if not path.exists():
+        raise UserError(f"{source}: no such file in the installed package ({path})", key="data")
+    return str(path)
+
+
+def resolve_sources(spec: Any) -> Any:
+    """A copy of the spec whose data sources name real files (`pkg://` resolved)."""
+    data = spec.data.model_copy(update={
+        "train": [resolve_source(s) for s in spec.data.train],
+        "eval": [resolve_source(s) for s in spec.data.eval],
+    })
+    update: dict[str, Any] = {"data": data}
+    if getattr(spec, "decompose", None) is not None and spec.decompose.input:
+        update["decompose"] = spec.decompose.model_copy(update={"input": resolve_source(spec.decompose.input)})
+    return spec.model_copy(update=update)
+
+
+def _job_logger(run_dir: Path) -> logging.Logger:
+    logs = run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"rcstudio.run-job.{run_dir}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.FileHandler(logs / JOB_LOG, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def run_job(run_dir: str | Path, step: str | None = None) -> Any:
+    """Load the resolved spec of `run_dir` and run its step; failures raise JobFailed (exit 1)."""
+    from rcstudio.spec import RESOLVED_NAME, load_resolved
+
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / RESOLVED_NAME).is_file():
+        raise UserError(f"{run_dir} is not a run dir: {RESOLVED_NAME} is missing",
+                        hint="pass a directory written by `rcstudio compile` or `rcstudio submit`")
+    logger = _job_logger(run_dir)
+    started = time.time()
+    target_name = step or "default"
+    try:
+        spec = load_resolved(run_dir)
+        target = choose_target(spec, step)
+        target_name = target.step
+        logger.info("run-job %s: step %s -> %s.%s", run_dir.name, target.step, target.module, target.function)
+        job_spec = resolve_sources(spec)
+        result = target.load()(run_dir, job_spec)
+    except (UserError, JobFailed) as exc:
+        message = exc.render() if isinstance(exc, UserError) else str(exc)
+        logger.error("run-job %s: step %s failed: %s", run_dir.name, target_name, message.replace("\n", " "))
+        if isinstance(exc, UserError):
+            # inside a job a bad spec is a failed job (exit 1), with the user's message intact
+            raise JobFailed(message.removeprefix("error: ")) from exc
+        raise
+    except Exception as exc:
+        logger.error("run-job %s: step %s failed: %s: %s\n%s", run_dir.name, target_name, type(exc).__name__,
+                     exc, traceback.format_exc())
+        raise JobFailed(f"step {target_name} failed: {type(exc).__name__}: {exc} (see {run_dir / 'logs' / JOB_LOG})") from exc
+    logger.info("run-job %s: step %s done in %.1f s", run_dir.name, target_name, time.time() - started)
+    return result

@@ -1,0 +1,232 @@
+"""Data preparation for NeMo-Aligner runs: pairs -> actor prompt JSONL + the reward side's ground truth.
+
+Runs inside the job (`rcstudio run-job --run-dir DIR --step prepare`), first thing in het group 0.
+Writes, in `data/`:
+- `train_prompts.jsonl`, `val_prompts.jsonl`: `{"text": prompt}` per line (NeMo-Aligner's prompt
+  dataset reads `text`), the judge prompt wrapped in the chat format the actor expects;
+- `ground_truth.jsonl`: per prompt `{"prompt_sha", "id", "domain", "preference", "swapped",
+  "human_checklist"}` - preference already flipped for swapped items (A = response2 then).
+Training prompts ask for a free number of reasons (top_k = 0), as in the paper's training.
+Policy-RLHF runs get the conversation itself as the prompt, and rows carry `context` and a
+`reference` answer for the GenRM to compare against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcstudio.errors import JobFailed
+
+TRAIN_FILE = "train_prompts.jsonl"
+VAL_FILE = "val_prompts.jsonl"
+GROUND_TRUTH_FILE = "ground_truth.jsonl"
+SUMMARY_FILE = "prepare_summary.json"
+VAL_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    row: dict[str, Any]
+
+
+# -- pure helpers ----------------------------------------------------------------------------------
+def prompt_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def swap_decision(item_id: str, seed: int) -> bool:
+    """Seeded, order-independent coin flip per item (same item + seed -> same answer anywhere)."""
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    return bool(digest[0] & 1)
+
+
+def orders(item_id: str, policy: str, seed: int) -> list[bool]:
+    """Which response orders an item is shown in: [False] = as stored, [True] = swapped."""
+    if policy == "none":
+        return [False]
+    if policy == "both":
+        return [False, True]
+    return [swap_decision(item_id, seed)]
+
+
+def chatml(prompt: str) -> str:
+    """One user turn in ChatML (Qwen's chat format), ending where the assistant starts."""
+    return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def chatml_conversation(context: Sequence[dict[str, Any]]) -> str:
+    turns = "".join(f"<|im_start|>{m.get('role', 'user')}\n{m.get('content', '')}<|im_end|>\n" for m in context)
+    return turns + "<|im_start|>assistant\n"
+
+
+def keep_for_training(item: Any, tie_policy: str) -> str | None:
+    """Why an item cannot be a training prompt (None = keep)."""
+    if item.preference is None:
+        return "no preference label"
+    if item.preference == 0 and tie_policy == "skip":
+        return "tie (reward.tie_policy = skip)"
+    if not item.human_checklist:
+        return "no human checklist"
+    return None
+
+
+def judge_prompts(items: Iterable[Any], *, swap: str, seed: int, wrap: Callable[[str], str],
+                  template: str) -> list[Prompt]:
+    """GenRM training prompts (one per shown order) and their ground-truth rows."""
+    from rcstudio.rationale.prompt import render_judge_prompt
+
+    out = []
+    for item in items:
+        for swapped in orders(item.id, swap, seed):
+            text = wrap(render_judge_prompt(item, top_k=0, swapped=swapped, template=template))
+            pref = item.preference
+            out.append(Prompt(text, {
+                "prompt_sha": prompt_sha(text),
+                "id": item.id,
+                "domain": item.domain,
+                "preference": -pref if (swapped and pref is not None) else pref,
+                "swapped": swapped,
+                "human_checklist": list(item.human_checklist),
+            }))
+    return out
+
+
+def policy_prompts(items: Iterable[Any], *, wrap_conversation: Callable[[list], str]) -> list[Prompt]:
+    """Policy RLHF prompts: the conversation; the row keeps it and a reference answer."""
+    out = []
+    for item in items:
+        text = wrap_conversation(list(item.context))
+        reference = item.extra.get("reference") or item.extra.get("reference_answer") or item.response1
+        out.append(Prompt(text, {
+            "prompt_sha": prompt_sha(text), "id": item.id, "domain": item.domain, "preference": None,
+            "swapped": False, "human_checklist": list(item.human_checklist),
+            "context": [dict(m) for m in item.context], "reference": reference,
+        }))
+    return out
+
+
+def dedupe(prompts: Iterable[Prompt]) -> list[Prompt]:
+    """Drop repeated prompt texts (the ground truth is keyed by the text's hash)."""
+    seen: set[str] = set()
+    out = []
+    for p in prompts:
+        sha = p.row["prompt_sha"]
+        if sha not in seen:
+            seen.add(sha)
+            out.append(p)
+    return out
+
+
+def split_val(items: list[Any], seed: int, fraction: float = VAL_FRACTION) -> tuple[list[Any], list[Any]]:
+    """Seeded hold-out when no eval data is given: (train, val); at least one item each when possible."""
+    if len(items) < 2:
+        return items, []
+    n_val = max(1, int(len(items) * fraction))
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    val_idx = set(order[:n_val])
+    return ([it for i, it in enumerate(items) if i not in val_idx],
+            [it for i, it in enumerate(items) if i in val_idx])
+
+
+# -- I/O -------------------------------------------------------------------------------------------
+def _load(sources: Sequence[str], limit: int) -> tuple[list[Any], list[str]]:
+    from rcstudio.rationale.data import load_pairs
+
+    items, notes = [], []
+    for src in sources:
+        result = load_pairs(src, limit=0)
+        items.extend(result.items)
+        notes.append(result.summary())
+    return (items[:limit] if limit else items), notes
+
+
+def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
+    fmt = spec.judge.chat_format
+    if fmt == "chatml":
+        return chatml, chatml_conversation
+    if fmt == "none":
+        return (lambda p: p), (lambda ctx: "\n\n".join(str(m.get("content", "")) for m in ctx))
+    from transformers import AutoTokenizer  # heavy: only for chat_format = "tokenizer"
+
+    tok = AutoTokenizer.from_pretrained(spec.judge.tokenizer or spec.judge.model)
+
+    def conv(ctx: list) -> str:
+        return tok.apply_chat_template(ctx, tokenize=False, add_generation_prompt=True)
+
+    return (lambda p: conv([{"role": "user", "content": p}])), conv
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
+    """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
+    run_dir = Path(run_dir)
+    data_dir = run_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    wrap, wrap_conv = _wrapper(spec)
+    train_items, notes = _load(spec.data.train, spec.data.max_items)
+    val_items, val_notes = _load(spec.data.eval, 0) if spec.data.eval else ([], [])
+    notes += val_notes
+    if not spec.data.eval:
+        train_items, val_items = split_val(train_items, spec.data.seed)
+
+    dropped: dict[str, int] = {}
+    policy = spec.experiment.kind == "policy-rlhf"
+
+    def usable(items: list[Any]) -> list[Any]:
+        if policy:
+            return [it for it in items if it.context]
+        kept = []
+        for it in items:
+            why = keep_for_training(it, spec.reward.tie_policy)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+            else:
+                kept.append(it)
+        return kept
+
+    def build(items: list[Any]) -> list[Prompt]:
+        if policy:
+            return dedupe(policy_prompts(items, wrap_conversation=wrap_conv))
+        return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
+                                    template=spec.judge.prompt_template))
+
+    train = build(usable(train_items))
+    val = build(usable(val_items))
+    if not train:
+        raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'})")
+    if len(train) < spec.rl.global_batch_size:
+        raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
+                        f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
+    rows = {p.row["prompt_sha"]: p.row for p in train + val}
+    summary = {
+        "train_prompts": _write_jsonl(data_dir / TRAIN_FILE, ({"text": p.text} for p in train)),
+        "val_prompts": _write_jsonl(data_dir / VAL_FILE, ({"text": p.text} for p in val)),
+        "ground_truth_rows": _write_jsonl(data_dir / GROUND_TRUTH_FILE, rows.values()),
+        "swapped": sum(1 for p in train + val if p.row["swapped"]),
+        "dropped": dropped,
+        "sources": notes,
+        "chat_format": spec.judge.chat_format,
+    }
+    (run_dir / "results").mkdir(exist_ok=True)
+    (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    print(f"prepared {summary['train_prompts']} train / {summary['val_prompts']} val prompts, "
+          f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}", flush=True)
+    return summary

@@ -1,0 +1,325 @@
+"""Single-node GenRM training with TRL's GRPOTrainer on the hybrid reward (`rl.engine = "trl"`).
+
+One machine, CPU or GPUs, local or as a one-node Slurm job. The judge writes reasons + a boxed
+verdict for each training pair; `HybridReward` scores it with the rationale core (the same code the
+NeMo-Aligner reward server runs), and the reward components go to the run's W&B run under the
+shared names, so the dashboard puts TRL and NeMo-Aligner runs side by side.
+
+Spec -> TRL mapping (one "step" in W&B = one optimizer step):
+  rl.global_batch_size prompts per generation round  -> generation_batch_size = prompts x rollouts
+  rl.mini_batch_size prompts per optimizer step      -> per_device_train_batch_size x grad. accumulation
+  rl.micro_batch_size completions per forward/backward -> per_device_train_batch_size
+  rl.rollouts_per_prompt -> num_generations, rl.clip_ratio -> epsilon, rl.kl_beta -> beta,
+  rl.max_generation_tokens -> max_completion_length, rl.max_prompt_tokens: longer prompts are dropped
+  (counted and logged; TRL 1.x no longer truncates prompts), rl.max_steps (RL steps, i.e. generation
+  rounds) -> max_steps x global/mini optimizer steps, else rl.epochs.
+Checkpoints go to `run_dir/checkpoints/` every rl.save_interval steps and at the end; a rerun of the
+same run dir resumes from the last one (that is how a requeued Slurm job continues). SIGUSR2/SIGTERM
+(Slurm's warning before a time limit or preemption) save a checkpoint at the next step and stop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rcstudio.errors import JobFailed, UserError
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- pure helpers
+def training_rows(items: list[Any], swap: str, seed: int, top_k: int, template: str) -> list[dict[str, Any]]:
+    """Dataset rows for GRPO: the rendered judge prompt plus the ground truth the reward needs.
+
+    `swap`: none | random (one seeded order per pair) | both (each pair twice). A swapped row shows
+    response2 as A, so its preference is negated; human rationales keep their Response 1/2 naming and
+    `swapped` tells the matcher how to read them. Items without a preference are not trainable.
+    """
+    from rcstudio.rationale.prompt import render_judge_prompt
+
+    rng = random.Random(seed)
+    rows = []
+    for item in items:
+        if item.preference is None:
+            continue
+        if swap == "both":
+            orders = [False, True]
+        elif swap == "random":
+            orders = [rng.random() < 0.5]
+        else:
+            orders = [False]
+        for swapped in orders:
+            rows.append({
+                "prompt": render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template),
+                "preference": -item.preference if swapped else item.preference,
+                "human_checklist": list(item.human_checklist),
+                "swapped": swapped,
+                "item_id": str(item.id),
+            })
+    return rows
+
+
+def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
+    """Per-device batch, gradient accumulation and generation batch from the spec's RL batch sizes."""
+    completions_per_update = rl.mini_batch_size * rl.rollouts_per_prompt
+    per_device = rl.micro_batch_size
+    if completions_per_update % (per_device * world_size):
+        raise UserError(
+            f"rl.mini_batch_size x rollouts_per_prompt = {completions_per_update} completions per update "
+            f"is not divisible by micro_batch_size x processes = {per_device * world_size}",
+            key="rl.micro_batch_size", hint="pick a micro_batch_size that divides mini_batch_size * rollouts_per_prompt")
+    return {
+        "per_device_train_batch_size": per_device,
+        "gradient_accumulation_steps": completions_per_update // (per_device * world_size),
+        "generation_batch_size": rl.global_batch_size * rl.rollouts_per_prompt,
+        "updates_per_round": rl.global_batch_size // rl.mini_batch_size,
+    }
+
+
+def grpo_kwargs(spec: Any, output_dir: Path, world_size: int = 1, cuda: bool = False, bf16: bool = False) -> dict[str, Any]:
+    """`GRPOConfig(**kwargs)` for a spec (pure: tested without building a trainer)."""
+    rl = spec.rl
+    layout = batch_layout(rl, world_size)
+    kwargs: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "learning_rate": rl.lr,
+        "per_device_train_batch_size": layout["per_device_train_batch_size"],
+        "gradient_accumulation_steps": layout["gradient_accumulation_steps"],
+        "generation_batch_size": layout["generation_batch_size"],
+        "num_generations": rl.rollouts_per_prompt,
+        "epsilon": rl.clip_ratio,
+        "beta": rl.kl_beta,
+        "max_completion_length": rl.max_generation_tokens,
+        "temperature": rl.temperature,
+        "top_p": rl.top_p,
+        "seed": rl.seed,
+        "data_seed": rl.seed,
+        "num_train_epochs": rl.epochs,
+        "max_steps": rl.max_steps * layout["updates_per_round"] if rl.max_steps > 0 else -1,
+        "save_strategy": "steps",
+        "save_steps": rl.save_interval,
+        "logging_steps": 1,
+        "report_to": "none",  # W&B goes through tracking.wandb_log so names and ids match the registry
+        "run_name": spec.experiment.name,
+        "use_cpu": not cuda,
+        "bf16": bool(cuda and bf16),
+        "log_completions": False,
+        "remove_unused_columns": False,
+    }
+    return kwargs
+
+
+def shared_log(logs: dict[str, Any]) -> dict[str, float]:
+    """Trainer logs -> W&B keys: the shared reward/matcher names as is, TRL's own under `train/`."""
+    out: dict[str, float] = {}
+    for key, value in logs.items():
+        if value is None or isinstance(value, (str, bool)):
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        if key.startswith(("reward/", "matcher/")):
+            out[key] = value
+        else:
+            out[f"train/{key}"] = value
+    return out
+
+
+# --------------------------------------------------------------------------- I/O edges
+def load_training_items(spec: Any) -> list[Any]:
+    """All pairs from `spec.data.train` (local JSONL or hf://), capped by data.max_items."""
+    from rcstudio.rationale.data import load_pairs
+
+    items: list[Any] = []
+    for source in spec.data.train:
+        result = load_pairs(source)
+        if result.skipped:
+            log.warning("%s: skipped %d records (first: line %s: %s)", source, len(result.skipped),
+                        result.skipped[0].line, result.skipped[0].reason)
+        items.extend(result.items)
+    if spec.data.max_items:
+        items = items[: spec.data.max_items]
+    return items
+
+
+def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path) -> str:
+    """A path or hub id for the judge; `tiny://` models are built into `run_dir/model/`."""
+    from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
+
+    model = spec.judge.model
+    if is_tiny(model):
+        return str(build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model"))
+    return model
+
+
+def load_tokenizer(spec: Any, model: str) -> Any:
+    from transformers import AutoTokenizer
+
+    from rcstudio.engines.tiny_model import is_tiny
+
+    name = model if is_tiny(spec.judge.model) else (spec.judge.tokenizer or model)
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except OSError as exc:
+        raise UserError(f"cannot load tokenizer {name!r}: {exc}", key="judge.model",
+                        hint="use a local model directory, or run where the Hugging Face hub is reachable "
+                             '(tiny demo model: judge.model = "tiny://random?layers=2")') from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def fit_prompts(rows: list[dict[str, Any]], tokenizer: Any, max_tokens: int, chat: bool) -> tuple[list[dict], int]:
+    """Keep rows whose prompt fits rl.max_prompt_tokens; convert to chat form when the model has a template."""
+    kept, dropped = [], 0
+    for row in rows:
+        prompt = row["prompt"]
+        if chat:
+            msgs = [{"role": "user", "content": prompt}]
+            n = len(tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True))
+            row = {**row, "prompt": msgs}
+        else:
+            n = len(tokenizer(prompt)["input_ids"])
+        if n > max_tokens:
+            dropped += 1
+            continue
+        kept.append(row)
+    return kept, dropped
+
+
+class _Preemption:
+    """Turns Slurm's warning signals into 'save a checkpoint at the next step end, then stop'."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGUSR2, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. inside a test runner thread)
+                pass
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        log.warning("signal %d: checkpointing at the next step and stopping (the job will resume)", signum)
+        self.requested = True
+
+
+def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
+    from transformers import TrainerCallback
+
+    class SharedMetrics(TrainerCallback):
+        """Forward each trainer log line to the job's W&B run at the trainer's global step."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and state.is_world_process_zero:
+                data = shared_log(logs)
+                if data:
+                    wandb_run.log(data, step=state.global_step)
+
+    class StopOnSignal(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if preemption.requested:
+                control.should_save = True
+                control.should_training_stop = True
+            return control
+
+    return [SharedMetrics(), StopOnSignal()]
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
+    """Train the judge with GRPO on the hybrid reward; returns (and writes) `results/train_summary.json`."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rcstudio.rationale.matchers import make_matcher
+    from rcstudio.rationale.reward import RewardSettings
+    from rcstudio.engines.grpo_reward import HybridReward
+    from rcstudio.tracking.wandb_log import init_run
+
+    run_dir = Path(run_dir)
+    run_id = run_dir.name
+    ckpt_dir = run_dir / "checkpoints"
+    started = time.time()
+
+    items = load_training_items(spec)
+    rows = training_rows(items, spec.data.swap, spec.data.seed, spec.judge.top_k, spec.judge.prompt_template)
+    if not rows:
+        raise JobFailed("no trainable pairs in data.train (every item lacks a preference)")
+    model = resolve_model(spec, rows, run_dir)
+    tokenizer = load_tokenizer(spec, model)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    rows, dropped = fit_prompts(rows, tokenizer, spec.rl.max_prompt_tokens, chat)
+    if dropped:
+        log.warning("dropped %d prompts longer than rl.max_prompt_tokens = %d", dropped, spec.rl.max_prompt_tokens)
+    if len(rows) < spec.rl.global_batch_size:
+        raise JobFailed(f"{len(rows)} usable prompts, fewer than rl.global_batch_size = {spec.rl.global_batch_size}"
+                        f" ({dropped} dropped for exceeding rl.max_prompt_tokens)")
+
+    cuda = torch.cuda.is_available()
+    kwargs = grpo_kwargs(spec, ckpt_dir, cuda=cuda, bf16=cuda and torch.cuda.is_bf16_supported())
+    config = GRPOConfig(**kwargs)
+    reward = HybridReward(RewardSettings.from_spec(spec.reward), make_matcher(spec.reward.matcher),
+                          top_k=spec.judge.top_k)
+    resume = last_checkpoint(ckpt_dir)
+    wandb_run = init_run(spec, run_dir, run_id, "train", spec.experiment.name)
+    preemption = _Preemption()
+    preemption.install()
+    try:
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[reward],
+            args=config,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            callbacks=_callbacks(wandb_run, preemption),
+        )
+        if resume:
+            log.info("resuming from %s", resume)
+        output = trainer.train(resume_from_checkpoint=resume)
+        final_step = trainer.state.global_step
+        if not preemption.requested:
+            trainer.save_model(str(ckpt_dir / "final"))
+        summary = {
+            "run_id": run_id,
+            "engine": "trl",
+            "algorithm": "grpo",
+            "model": spec.judge.model,
+            "resumed_from": resume,
+            "global_step": final_step,
+            "preempted": preemption.requested,
+            "train_loss": float(output.training_loss) if output.training_loss is not None else None,
+            "prompts": len(rows),
+            "dropped_long_prompts": dropped,
+            "last_rewards": reward.history[-1] if reward.history else {},
+            "checkpoint": last_checkpoint(ckpt_dir),
+            "seconds": round(time.time() - started, 2),
+            "device": "cuda" if cuda else "cpu",
+        }
+        wandb_run.summary.update({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+    finally:
+        preemption.restore()
+        wandb_run.finish()
+    results = run_dir / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return summary

@@ -1,0 +1,230 @@
+"""The eval job (`experiment.kind = "eval"`): `rcstudio run-job` calls `run_eval_job(run_dir, spec)`.
+
+For each benchmark in `eval.benchmarks`, its files come from `data.eval` (see `sources.py`). A
+file of stored outputs (JudgeBench decisions, RM-Bench scores, Arena-Hard judgments, or
+HelpSteer3 records with `<name>-checklist` outputs named in `eval.stored_judges`) is re-scored
+without judge calls; a file of benchmark inputs is judged by `[judge]` (its endpoint, or its model
+run locally) through the judge runner, with the prompt version and order policy recorded.
+
+Writes `results/<benchmark>[.<judge>].json`, `results/summary.json`, the runner's outcomes
+(`results/<benchmark>.judgments.jsonl`, also the resume point), `results/rc_vs_oa.png` when
+several HelpSteer3 judges were scored, and logs `eval/<benchmark>/<metric>` to W&B.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rcstudio.errors import UserError
+from rcstudio.evals import arena_hard, judgebench, rmbench, sources
+from rcstudio.evals.records import write_json
+
+METRIC_NAME = {"hs3-atomic": "hs3_atomic", "arena-hard": "arena_hard", "judgebench": "judgebench", "rmbench": "rmbench"}
+
+
+def _slug(name: str) -> str:
+    """A judge name safe in a file name and a W&B key."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "judge"
+
+
+class _Context:
+    """What every benchmark step needs: the spec, the results dir, the judge (built once)."""
+
+    def __init__(self, run_dir: Path, spec: Any, progress: bool) -> None:
+        self.run_dir = run_dir
+        self.spec = spec
+        self.results = run_dir / "results"
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self._backend: Any = None
+        self.metrics: dict[str, float] = {}
+        self.summary: dict[str, Any] = {}
+        self.hs3_results: list[Any] = []
+
+    def backend(self) -> Any:
+        if self._backend is None:
+            from rcstudio.evals.runner import make_backend
+
+            self._backend = make_backend(self.spec.judge, cache_path=None)
+        return self._backend
+
+    def run_tasks(self, benchmark: str, tasks: list) -> dict:
+        from rcstudio.evals.runner import JudgeRunner
+
+        runner = JudgeRunner(self.backend(), self.results / f"{benchmark}.judgments.jsonl", progress=self.progress,
+                             description=f"{benchmark}: judging")
+        return runner.run(tasks)
+
+    def judge_info(self, benchmark: str, outcomes: dict) -> dict[str, Any]:
+        from rcstudio.evals.prompts import prompt_version
+        from rcstudio.evals.runner import summarize
+
+        return {
+            "judge": self.backend().describe(),
+            "prompt_version": prompt_version(self.spec.judge.prompt_template),
+            "order_policy": self.spec.eval.order_policy if benchmark in ("rmbench", "hs3-atomic") else "both",
+            "seed": self.spec.eval.seed,
+            "calls": summarize(outcomes),
+        }
+
+    def record(self, benchmark: str, judge: str | None, result: dict[str, Any], flat: dict[str, float]) -> None:
+        name = f"{benchmark}.{_slug(judge)}" if judge else benchmark
+        write_json(self.results / f"{name}.json", result)
+        self.summary.setdefault(benchmark, {})[judge or "judge"] = result
+        prefix = f"eval/{METRIC_NAME[benchmark]}/" + (f"{_slug(judge)}/" if judge else "")
+        for key, value in flat.items():
+            if value is not None:
+                self.metrics[prefix + key] = float(value)
+
+
+def _flat_judgebench(r: judgebench.JudgeBenchResult) -> dict[str, float]:
+    return {"micro": r.micro, "macro": r.macro, **r.categories, "inconsistent": r.inconsistent, "ties": r.ties,
+            "failures": r.failures}
+
+
+def _flat_rmbench(r: rmbench.RMBenchResult) -> dict[str, float]:
+    return {"overall": r.overall, "hard": r.hard, "normal": r.normal, "easy": r.easy,
+            **{d: s.score for d, s in r.domains.items()}}
+
+
+def _flat_arena(r: arena_hard.ArenaHardResult) -> dict[str, float]:
+    return {c: s.score for c, s in r.categories.items()}
+
+
+def _judgebench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
+    split = judgebench.load_pairs(files.inputs[0]) if files.inputs else None
+    for path in files.stored:
+        for judge, r in judgebench.score_file(path, data=files.inputs[0] if files.inputs else None).items():
+            ctx.record("judgebench", judge or Path(path).stem, r.to_json(), _flat_judgebench(r))
+    if split is not None and not files.stored:
+        from rcstudio.evals import tasks as T
+
+        pairs = _limit(split, ctx.spec.data.max_items)
+        outcomes = ctx.run_tasks("judgebench", T.judgebench_tasks(pairs, ctx.spec.judge.prompt_template))
+        r = judgebench.score(T.judgebench_rows(pairs, outcomes))
+        ctx.record("judgebench", None, {**r.to_json(), **ctx.judge_info("judgebench", outcomes)}, _flat_judgebench(r))
+
+
+def _rmbench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
+    for path in files.stored:
+        r = rmbench.score_file(path)
+        ctx.record("rmbench", Path(path).stem, r.to_json(), _flat_rmbench(r))
+    if files.inputs and not files.stored:
+        from rcstudio.evals import tasks as T
+
+        items = _limit([it for p in files.inputs for it in rmbench.load_items(p)], ctx.spec.data.max_items)
+        tasks, comps = T.rmbench_tasks(items, ctx.spec.eval.order_policy, ctx.spec.eval.seed, ctx.spec.judge.prompt_template)
+        outcomes = ctx.run_tasks("rmbench", tasks)
+        r = rmbench.score(T.rmbench_rows(items, comps, outcomes), order_policy=ctx.spec.eval.order_policy)
+        ctx.record("rmbench", None, {**r.to_json(), **ctx.judge_info("rmbench", outcomes)}, _flat_rmbench(r))
+
+
+def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
+    n_boot = 100  # the official number of resamples (eval.bootstrap is for the rationale metrics)
+    for path in files.stored:
+        r = arena_hard.score_file(path, seed=ctx.spec.eval.seed, n_boot=n_boot)
+        ctx.record("arena-hard", Path(path).stem, {**r.to_json(), "seed": ctx.spec.eval.seed}, _flat_arena(r))
+    if files.inputs and not files.stored:
+        from rcstudio.evals import tasks as T
+
+        answers = _limit([a for p in files.inputs for a in arena_hard.load_answers(p)], ctx.spec.data.max_items)
+        outcomes = ctx.run_tasks("arena-hard", T.arena_tasks(answers, ctx.spec.judge.prompt_template))
+        js = T.arena_judgments(answers, outcomes)
+        r = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot)
+        styled = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot, style_control=True)
+        result = {"categories": r.to_json(), "style_controlled": styled.to_json(), "seed": ctx.spec.eval.seed,
+                  **ctx.judge_info("arena-hard", outcomes)}
+        ctx.record("arena-hard", None, result, _flat_arena(r))
+
+
+def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
+    from rcstudio.evals import hs3_atomic
+    from rcstudio.rationale.data import load_pairs
+
+    items = []
+    for src in files.inputs:
+        loaded = load_pairs(src)
+        if not loaded.items:
+            reasons = "; ".join(f"line {s.line}: {s.reason}" for s in loaded.skipped[:3])
+            raise UserError(f"no usable HelpSteer3 records in {src}", key="data.eval", hint=reasons or None)
+        items.extend(loaded.items)
+    items = _limit(items, ctx.spec.data.max_items)
+    if ctx.spec.eval.stored_judges:
+        for judge, result in hs3_atomic.score_stored(items, ctx.spec.eval.stored_judges, ctx.spec).items():
+            ctx.hs3_results.append(result)
+            ctx.record("hs3-atomic", judge, result.to_json(), hs3_atomic.metrics_of(result))
+        return
+    from rcstudio.rationale.matchers import make_matcher
+    from rcstudio.rationale.reward import RewardSettings
+    from rcstudio.rationale.score import score_items
+
+    tasks, copies = hs3_atomic.judge_tasks(items, ctx.spec.judge.top_k or 5, ctx.spec.judge.prompt_template,
+                                           ctx.spec.eval.order_policy, ctx.spec.eval.seed)
+    outcomes = ctx.run_tasks("hs3-atomic", tasks)
+    name = _slug(ctx.spec.judge.model)
+    judged = hs3_atomic.attach_outputs(copies, outcomes, name)
+    result = score_items(judged, name, make_matcher(ctx.spec.reward.matcher), top_k=ctx.spec.judge.top_k or 5,
+                         variant="paper", reward=RewardSettings.from_spec(ctx.spec.reward),
+                         bootstrap=ctx.spec.eval.bootstrap, seed=ctx.spec.eval.seed)
+    ctx.hs3_results.append(result)
+    out = result.to_json()
+    out["settings"] = {**out.get("settings", {}), **ctx.judge_info("hs3-atomic", outcomes)}
+    ctx.record("hs3-atomic", None, out, hs3_atomic.metrics_of(result))
+
+
+def _limit(seq: list, n: int) -> list:
+    return list(seq[:n]) if n else list(seq)
+
+
+STEPS: dict[str, Callable[[_Context, sources.BenchmarkFiles], None]] = {
+    "judgebench": _judgebench, "rmbench": _rmbench, "arena-hard": _arena, "hs3-atomic": _hs3,
+}
+
+
+def _log_wandb(run_dir: Path, spec: Any, metrics: dict[str, float]) -> None:
+    from rcstudio.tracking.wandb_log import init_run
+
+    run = init_run(spec, run_dir, run_dir.name, job_type="eval", name=run_dir.name)
+    try:
+        if metrics:
+            run.log(metrics, step=0)
+            run.summary.update(metrics)
+    finally:
+        run.finish()
+
+
+def run_eval_job(run_dir: str | Path, spec: Any, progress: bool = True) -> dict[str, Any]:
+    """Score every configured benchmark; returns (and writes) the summary."""
+    run_dir = Path(run_dir)
+    plan = sources.plan(spec)  # validates everything before the first judge call
+    ctx = _Context(run_dir, spec, progress)
+    for benchmark, files in plan.items():
+        STEPS[benchmark](ctx, files)
+    summary = {"run_id": run_dir.name, "benchmarks": ctx.summary, "metrics": ctx.metrics,
+               "table2": table2_numbers(ctx.summary)}
+    write_json(ctx.results / "summary.json", summary)
+    if len(ctx.hs3_results) > 1:
+        from rcstudio.rationale.plots import plot_rc_vs_oa
+
+        plot_rc_vs_oa(ctx.hs3_results, ctx.results / "rc_vs_oa.png")
+    _log_wandb(run_dir, spec, ctx.metrics)
+    return summary
+
+
+def table2_numbers(summary: dict[str, Any]) -> dict[str, float | None]:
+    """The paper's table 2 cells from a run's results (first judge of each benchmark)."""
+    out: dict[str, float | None] = {}
+    rm = next(iter(summary.get("rmbench", {}).values()), None)
+    jb = next(iter(summary.get("judgebench", {}).values()), None)
+    for d in ("chat", "math", "code", "safety"):
+        out[f"rmbench/{d}"] = rm["domains"][d]["score"] if rm and d in rm.get("domains", {}) else None
+    out["rmbench/overall"] = rm["overall"] if rm else None
+    for c in judgebench.CATEGORIES:
+        out[f"judgebench/{c}"] = jb["categories"].get(c) if jb else None
+    out["judgebench/overall"] = jb["micro"] if jb else None
+    both = [out["rmbench/overall"], out["judgebench/overall"]]
+    out["total"] = round(sum(both) / 2, 2) if all(v is not None for v in both) else None
+    return out

@@ -1,0 +1,96 @@
+"""`rcstudio report`: eval runs side by side in the paper's table 2 layout.
+
+Columns: RM-Bench chat, math, code, safety, overall; JudgeBench knowledge, reasoning, math,
+coding, overall (micro, as the paper's own rows); total = mean of the two overalls. A cell a run
+did not measure prints as "-". Rows come from each run's `results/summary.json`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rcstudio.errors import UserError
+
+FORMATS = ("text", "markdown", "csv")
+COLUMNS = (
+    ("rmbench/chat", "RM chat"),
+    ("rmbench/math", "RM math"),
+    ("rmbench/code", "RM code"),
+    ("rmbench/safety", "RM safety"),
+    ("rmbench/overall", "RM-Bench"),
+    ("judgebench/knowledge", "JB knowl."),
+    ("judgebench/reasoning", "JB reason."),
+    ("judgebench/math", "JB math"),
+    ("judgebench/coding", "JB coding"),
+    ("judgebench/overall", "JudgeBench"),
+    ("total", "Avg"),
+)
+
+
+@dataclass
+class ReportRow:
+    name: str
+    run_dir: str
+    cells: dict[str, float | None] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "run_dir": self.run_dir, **{k: self.cells.get(k) for k, _ in COLUMNS}}
+
+
+def _run_dir(ref: str) -> tuple[str, Path]:
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return path.name, path
+    from rcstudio.launch.registry import Registry
+
+    record = Registry().get(ref)
+    return record.name or record.run_id, Path(record.run_dir)
+
+
+def load_row(ref: str) -> ReportRow:
+    """A registry run id (or unique prefix / name) or a run directory -> its table 2 cells."""
+    name, run_dir = _run_dir(ref)
+    summary_path = run_dir / "results" / "summary.json"
+    if not summary_path.is_file():
+        raise UserError(f"run {name} has no eval results ({summary_path} is missing)", key="RUN",
+                        hint="report reads eval runs that finished; `rcstudio status` shows the run's state")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"unreadable results: {exc.msg}", file=summary_path, line=exc.lineno) from None
+    from rcstudio.evals.job import table2_numbers
+
+    cells = table2_numbers(summary.get("benchmarks", {}))
+    return ReportRow(name, str(run_dir), cells)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def render(rows: list[ReportRow], fmt: str = "text") -> str:
+    """The table as plain text, GitHub markdown or CSV (CSV keeps full precision, empty = missing)."""
+    headers = ["run"] + [h for _, h in COLUMNS]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["run"] + [k for k, _ in COLUMNS])
+        for r in rows:
+            w.writerow([r.name] + ["" if r.cells.get(k) is None else r.cells[k] for k, _ in COLUMNS])
+        return buf.getvalue()
+    body = [[r.name] + [_fmt(r.cells.get(k)) for k, _ in COLUMNS] for r in rows]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(COLUMNS)) + "|"]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines) + "\n"
+    if fmt != "text":
+        raise UserError(f"unknown format {fmt!r}", key="--format", hint="use text, markdown or csv")
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    fmt_row = lambda cells: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])  # noqa: E731
+                                      for i, c in enumerate(cells))
+    lines = [fmt_row(headers), "  ".join("-" * w for w in widths)] + [fmt_row(b) for b in body]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,349 @@
+"""Executors behind one interface: submitit's local executor, and Slurm (submitit for command plans
+and job arrays, `sbatch --parsable` for hetjob scripts, which are beyond submitit's API).
+
+`submit` takes compiled runs (anything with `.run.run_id`, `.run_dir`, `.plan`, or `Submission`s)
+and returns one JobRef per run, in order. A sweep of N command runs with the same resources goes
+to Slurm as ONE job array.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shlex
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcstudio.errors import UserError
+from rcstudio.launch import slurm
+from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, CommandTask, JobRef, PlanView, mem_to_gb, time_to_minutes
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One run to submit: its id, directory and plan (what `resubmit` rebuilds from launch.json)."""
+
+    run_id: str
+    run_dir: Path
+    plan: PlanView
+    name: str = ""
+
+
+def as_submission(item: Any) -> Submission:
+    if isinstance(item, Submission):
+        return item
+    run = item.run
+    spec = getattr(run, "spec", None)
+    par = None
+    if spec is not None and getattr(spec, "cluster", None) is not None:
+        par = getattr(spec.cluster, "array_parallelism", None)
+    return Submission(run.run_id, Path(item.run_dir), PlanView.of(item.plan, par), getattr(run, "name", run.run_id))
+
+
+def command_task(sub: Submission) -> CommandTask:
+    if not sub.plan.argv:
+        raise UserError(f"run {sub.run_id} has an empty command", hint="recompile the spec")
+    logs = sub.run_dir / "logs"
+    return CommandTask(tuple(sub.plan.argv), str(sub.run_dir), str(logs / LOG_STDOUT), str(logs / LOG_STDERR))
+
+
+class Executor(ABC):
+    """Submit runs, read states in one batched call, cancel, locate logs."""
+
+    name: str = ""
+
+    @abstractmethod
+    def submit(self, compiled: Sequence[Any]) -> list[JobRef]: ...
+
+    @abstractmethod
+    def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
+        """{job.scheduler_id: state} for the jobs the executor can still see."""
+
+    @abstractmethod
+    def cancel(self, job: JobRef) -> None: ...
+
+    def log_paths(self, job: JobRef) -> tuple[Path, Path]:
+        """(stdout, stderr) of the run's command."""
+        return Path(job.stdout), Path(job.stderr)
+
+
+# -- local ---------------------------------------------------------------------------------------
+_LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hold the Popen to poll)
+
+
+class LocalExecutor(Executor):
+    """submitit's LocalExecutor: one background process per run, logs in `run_dir/logs/`."""
+
+    name = "local"
+
+    def submit(self, compiled: Sequence[Any]) -> list[JobRef]:
+        import submitit
+
+        subs = [as_submission(c) for c in compiled]
+        for sub in subs:
+            if sub.plan.mode != "command":
+                raise UserError(
+                    f"run {sub.run_id} compiles to a Slurm hetjob script ({sub.plan.script}); "
+                    "the local executor runs command plans only",
+                    key="cluster.executor",
+                    hint='submit it to a Slurm cluster (--executor slurm), or use rl.engine = "trl" here',
+                )
+        refs = []
+        for sub in subs:
+            folder = sub.run_dir / "logs" / "submitit"
+            ex = submitit.LocalExecutor(folder=folder)
+            params: dict[str, Any] = {"timeout_min": time_to_minutes(sub.plan.time)}
+            if sub.plan.setup:
+                params["setup"] = list(sub.plan.setup)
+            ex.update_parameters(**params)
+            task = command_task(sub)
+            job = ex.submit(task)
+            _LOCAL_JOBS[str(job.job_id)] = job
+            refs.append(JobRef(str(job.job_id), "local", "local", None, str(folder), task.stdout, task.stderr))
+        return refs
+
+    def attach(self, job: JobRef) -> Any:
+        """The submitit job (in-process handle when this process submitted it)."""
+        from submitit.local.local import LocalJob
+
+        return _LOCAL_JOBS.get(job.job_id) or LocalJob(job.folder, job.job_id)
+
+    def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
+        return {job.scheduler_id: self._state(job) for job in jobs}
+
+    def _state(self, job: JobRef) -> str:
+        from submitit.core.utils import JobPaths
+
+        handle = _LOCAL_JOBS.get(job.job_id)
+        if handle is not None and handle._process is not None and handle._process.poll() is None:
+            return "RUNNING"
+        result = JobPaths(job.folder, job.job_id, 0).result_pickle
+        if result.exists():
+            try:
+                with result.open("rb") as fh:
+                    outcome = pickle.load(fh)
+            except Exception:  # noqa: BLE001 - being written right now
+                return "RUNNING"
+            return "COMPLETED" if outcome and outcome[0] == "success" else "FAILED"
+        if handle is None and _pid_alive(int(job.job_id)):
+            return "RUNNING"
+        return "FAILED"  # the process is gone and left no result
+
+    def cancel(self, job: JobRef) -> None:
+        import signal
+
+        handle = _LOCAL_JOBS.get(job.job_id)
+        if handle is not None and handle._process is not None:
+            handle._process.send_signal(signal.SIGTERM)
+            return
+        if _pid_alive(int(job.job_id)):
+            os.kill(int(job.job_id), signal.SIGTERM)  # the controller forwards it to the command
+
+
+def _pid_alive(pid: int) -> bool:
+    """A live, non-zombie submitit controller with this pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in {"Z", "X"} and b"submitit" in cmdline
+
+
+# -- slurm ---------------------------------------------------------------------------------------
+def _extra_parameters(plan: PlanView) -> dict[str, Any]:
+    """`sbatch_extra` flags (`--exclusive`, `--constraint=a100`) as submitit additional_parameters."""
+    extra: dict[str, Any] = {}
+    for flag in plan.sbatch_extra:
+        for token in shlex.split(flag):
+            token = token.lstrip("-")
+            if not token:
+                continue
+            key, sep, value = token.partition("=")
+            extra[key.replace("-", "_")] = value if sep else True
+    if plan.mem:
+        extra["mem"] = plan.mem
+    return extra
+
+
+class SlurmExecutor(Executor):
+    """Slurm through submitit (single jobs and job arrays) and sbatch (hetjob scripts)."""
+
+    name = "slurm"
+
+    def __init__(self) -> None:
+        self.sbatch_calls = 0  # how many submissions reached sbatch (a sweep should make one)
+
+    def _submitit_executor(self, folder: Path, plan: PlanView, job_name: str, n: int) -> Any:
+        import submitit
+
+        ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=0)
+        params: dict[str, Any] = {
+            "job_name": job_name,
+            "nodes": plan.nodes,
+            "ntasks_per_node": 1,
+            "cpus_per_task": plan.cpus_per_task,
+            "time": time_to_minutes(plan.time),
+            "wckey": "",
+            "additional_parameters": _extra_parameters(plan),
+        }
+        if plan.gpus_per_node:
+            params["gpus_per_node"] = plan.gpus_per_node
+        for key in ("partition", "account", "qos"):
+            if getattr(plan, key):
+                params[key] = getattr(plan, key)
+        if plan.setup:
+            params["setup"] = list(plan.setup)
+        if n > 1:
+            params["array_parallelism"] = max(1, plan.array_parallelism)
+        ex.update_parameters(**params)
+        return ex
+
+    def submit(self, compiled: Sequence[Any]) -> list[JobRef]:
+        subs = [as_submission(c) for c in compiled]
+        for sub in subs:
+            if sub.plan.mem:
+                mem_to_gb(sub.plan.mem)  # unreadable sizes fail before anything is submitted
+        refs: dict[int, JobRef] = {}
+        groups: dict[tuple, list[int]] = {}
+        for i, sub in enumerate(subs):
+            if sub.plan.mode == "sbatch":
+                continue
+            groups.setdefault(sub.plan.resources_key(), []).append(i)
+        submitted: list[JobRef] = []
+        try:
+            for indices in groups.values():
+                for i, ref in zip(indices, self._submit_commands([subs[i] for i in indices]), strict=True):
+                    refs[i] = ref
+                    submitted.append(ref)
+            for i, sub in enumerate(subs):
+                if sub.plan.mode == "sbatch":
+                    refs[i] = self._submit_script(sub)
+                    submitted.append(refs[i])
+        except BaseException:
+            self._cancel_quietly(submitted)
+            raise
+        return [refs[i] for i in range(len(subs))]
+
+    def _submit_commands(self, subs: list[Submission]) -> list[JobRef]:
+        tasks = [command_task(s) for s in subs]
+        if len(subs) == 1:
+            folder = subs[0].run_dir / "logs" / "submitit"
+        else:
+            parent = Path(os.path.commonpath([str(s.run_dir.parent) for s in subs]))
+            folder = parent / ".submitit" / "%j"
+        if len(subs) == 1:
+            name = subs[0].plan.job_name or subs[0].name or subs[0].run_id
+        else:
+            name = subs[0].run_dir.parent.name or "rcstudio"  # the experiment
+        ex = self._submitit_executor(folder, subs[0].plan, name, len(subs))
+        self.sbatch_calls += 1
+        try:
+            if len(subs) == 1:
+                jobs = [ex.submit(tasks[0])]
+            else:
+                with ex.batch():
+                    jobs = [ex.submit(t) for t in tasks]
+        except Exception as exc:  # noqa: BLE001 - submitit raises CalledProcessError and friends
+            detail = getattr(exc, "output", None) or getattr(exc, "stderr", None) or str(exc)
+            if isinstance(detail, bytes):
+                detail = detail.decode(errors="replace")
+            raise slurm.SlurmError(f"sbatch refused the job: {str(detail).strip()}") from exc
+        refs = []
+        for job, task in zip(jobs, tasks, strict=True):
+            base, _, index = str(job.job_id).partition("_")
+            refs.append(JobRef(base, "slurm", "array" if index else "single", int(index) if index else None,
+                               str(folder), task.stdout, task.stderr))
+        return refs
+
+    def _submit_script(self, sub: Submission) -> JobRef:
+        script = Path(sub.plan.script)
+        if not script.is_absolute():
+            script = sub.run_dir / script
+        self.sbatch_calls += 1
+        job_id = slurm.sbatch_script(script, cwd=sub.run_dir)
+        out, err = script_log_paths(script, job_id, sub.run_dir)
+        return JobRef(job_id, "slurm", "hetjob", None, "", str(out), str(err))
+
+    @staticmethod
+    def _cancel_quietly(refs: Sequence[JobRef]) -> None:
+        try:
+            slurm.scancel(sorted({r.job_id for r in refs}))
+        except Exception:  # noqa: BLE001 - best effort while unwinding a failed submission
+            pass
+
+    def attach(self, job: JobRef) -> Any:
+        """The submitit SlurmJob for a command run (results, state), e.g. after a restart."""
+        import submitit
+
+        return submitit.SlurmJob(job.folder, job.scheduler_id)
+
+    def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
+        return slurm.query_states([j.scheduler_id for j in jobs])
+
+    def cancel(self, job: JobRef) -> None:
+        slurm.scancel([job.scheduler_id])
+
+
+def _sbatch_option(tokens: list[str], long: str, short: str) -> str | None:
+    """The value of `--long=V`, `--long V`, `-sV` or `-s V` in a token list (last one wins)."""
+    value = None
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok.startswith(f"--{long}="):
+            value = tok.split("=", 1)[1]
+        elif tok in (f"--{long}", f"-{short}") and nxt is not None:
+            value = nxt
+        elif tok.startswith(f"-{short}") and not tok.startswith("--") and len(tok) > 2:
+            value = tok[2:]
+    return value
+
+
+def script_log_paths(script: Path, job_id: str, run_dir: Path) -> tuple[Path, Path]:
+    """Where an sbatch script's `--output`/`--error` patterns put this job's logs (first het group)."""
+    tokens: list[str] = []
+    for line in script.read_text().splitlines():
+        if line.startswith("#SBATCH"):
+            body = line[len("#SBATCH"):].split("#", 1)[0]
+            if body.strip() in ("hetjob", "packjob"):
+                break
+            tokens.extend(shlex.split(body))
+        elif line.strip() and not line.startswith("#"):
+            break
+    out = _sbatch_option(tokens, "output", "o")
+    err = _sbatch_option(tokens, "error", "e")
+
+    def fill(pattern: str) -> Path:
+        text = pattern.replace("%j", job_id).replace("%A", job_id).replace("%x", script.stem)
+        path = Path(text)
+        return path if path.is_absolute() else run_dir / path
+
+    stdout = fill(out or "slurm-%j.out")
+    return stdout, fill(err) if err else stdout
+
+
+def pick_executor(kind: str = "auto") -> Executor:
+    """`auto` = Slurm when sbatch is on PATH and the controller answers, else local."""
+    kind = (kind or "auto").lower()
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "slurm":
+        if not slurm.controller_answers():
+            raise UserError(
+                "no Slurm controller answers (sbatch/sinfo)",
+                key="cluster.executor",
+                hint="start one with `bash slurm/cluster.sh start`, or use --executor local",
+            )
+        return SlurmExecutor()
+    if kind == "auto":
+        return SlurmExecutor() if slurm.controller_answers() else LocalExecutor()
+    raise UserError(f"unknown executor {kind!r}", key="cluster.executor", hint="auto, local or slurm")
+
+
+def executor_for(name: str) -> Executor:
+    """The executor that owns runs recorded with this name (no availability check)."""
+    return SlurmExecutor() if name == "slurm" else LocalExecutor()

@@ -1,0 +1,235 @@
+"""What every executor shares: the job reference, the picklable command task, state names.
+
+`CommandTask` is what submitit pickles for a command plan. It holds the argv, the working
+directory and the log paths - never environment values: the job inherits its environment from the
+scheduler at run time, so secrets (WANDB_API_KEY, OPENAI_API_KEY) stay out of every file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOG_STDOUT = "stdout.log"
+LOG_STDERR = "stderr.log"
+PLAN_FILE = "launch.json"
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Where one run went: `job_id` is the scheduler's id of the submission (the array's id for a
+    sweep), `array_index` the task within it; `folder` is submitit's folder (to re-attach)."""
+
+    job_id: str
+    executor: str  # local | slurm
+    mode: str  # single | array | hetjob | local
+    array_index: int | None = None
+    folder: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def scheduler_id(self) -> str:
+        return self.job_id if self.array_index is None else f"{self.job_id}_{self.array_index}"
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """The launch plan as the executors read it (from compile's LaunchPlan or from launch.json)."""
+
+    mode: str = "command"  # command | sbatch
+    argv: tuple[str, ...] = ()
+    nodes: int = 1
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    mem: str = ""
+    time: str = ""
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    sbatch_extra: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    script: str = ""
+    job_name: str = ""
+    array_parallelism: int = 16
+
+    @classmethod
+    def of(cls, plan: Any, array_parallelism: int | None = None) -> PlanView:
+        """Read any LaunchPlan-like object (attribute names per docs/architecture.md)."""
+        if isinstance(plan, PlanView):
+            return plan
+        get = (lambda k, d: plan.get(k, d)) if isinstance(plan, dict) else (lambda k, d: getattr(plan, k, d))
+        script = get("script", None)
+        par = array_parallelism if array_parallelism is not None else get("array_parallelism", 16)
+        return cls(
+            mode=str(get("mode", "command")),
+            argv=tuple(str(a) for a in (get("argv", None) or ())),
+            nodes=int(get("nodes", 1) or 1),
+            gpus_per_node=int(get("gpus_per_node", 0) or 0),
+            cpus_per_task=int(get("cpus_per_task", 1) or 1),
+            mem=str(get("mem", "") or ""),
+            time=str(get("time", "") or ""),
+            partition=str(get("partition", "") or ""),
+            account=str(get("account", "") or ""),
+            qos=str(get("qos", "") or ""),
+            sbatch_extra=tuple(str(x) for x in (get("sbatch_extra", None) or ())),
+            setup=tuple(str(x) for x in (get("setup", None) or ())),
+            script=str(script) if script else "",
+            job_name=str(get("job_name", "") or ""),
+            array_parallelism=int(par or 16),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def resources_key(self) -> tuple[Any, ...]:
+        """Runs whose keys match can share one job array."""
+        return (self.nodes, self.gpus_per_node, self.cpus_per_task, self.mem, self.time, self.partition,
+                self.account, self.qos, self.sbatch_extra, self.setup)
+
+
+def save_plan(run_dir: Path, plan: PlanView) -> Path:
+    """Keep the plan next to the compiled files so `resubmit` needs no recompilation."""
+    path = Path(run_dir) / PLAN_FILE
+    path.write_text(plan.to_json())
+    return path
+
+
+def load_plan(run_dir: Path) -> PlanView:
+    data = json.loads((Path(run_dir) / PLAN_FILE).read_text())
+    data["argv"] = tuple(data.get("argv", ()))
+    data["sbatch_extra"] = tuple(data.get("sbatch_extra", ()))
+    data["setup"] = tuple(data.get("setup", ()))
+    return PlanView(**data)
+
+
+def time_to_minutes(text: str, default: int = 240) -> int:
+    """Slurm time strings (`MM`, `MM:SS`, `HH:MM:SS`, `D-HH[:MM[:SS]]`) to whole minutes."""
+    text = (text or "").strip()
+    if not text:
+        return default
+    days = 0
+    if "-" in text:
+        d, text = text.split("-", 1)
+        days = int(d)
+        parts = [int(p) for p in text.split(":")] + [0, 0]
+        h, m, s = parts[:3]
+    else:
+        parts = [int(p) for p in text.split(":")]
+        if len(parts) == 1:
+            h, m, s = 0, parts[0], 0
+        elif len(parts) == 2:
+            h, m, s = 0, parts[0], parts[1]
+        else:
+            h, m, s = parts[:3]
+    return max(1, days * 1440 + h * 60 + m + (1 if s else 0))
+
+
+def mem_to_gb(text: str) -> float | None:
+    """`64G`, `512M`, `1T`, plain MB numbers -> GB (submitit's unit); '' -> None."""
+    text = (text or "").strip().upper()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)B?", text)
+    if not match:
+        raise ValueError(f"unreadable memory size {text!r}")
+    value, unit = float(match.group(1)), match.group(2) or "M"
+    return value * {"K": 1 / 1024**2, "M": 1 / 1024, "G": 1.0, "T": 1024.0}[unit]
+
+
+@dataclass(frozen=True)
+class CommandTask:
+    """Runs one argv in a run directory; what submitit pickles and the job executes.
+
+    Signals (scancel, timeouts, local cancel) are forwarded to the command's process group so the
+    command stops with the job. A non-zero exit raises, which makes the job FAILED.
+    """
+
+    argv: tuple[str, ...]
+    cwd: str
+    stdout: str
+    stderr: str
+    env_names: tuple[str, ...] = field(default=())  # documentation only: names, never values
+
+    def __call__(self) -> int:
+        Path(self.stdout).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
+            proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
+                list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
+            )
+
+            def forward(signum: int, _frame: Any) -> None:
+                try:
+                    os.killpg(proc.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
+                signal.signal(sig, forward)
+            rc = proc.wait()
+        if rc != 0:
+            raise RuntimeError(f"{self.argv[0]} exited with status {rc}; see {self.stderr}")
+        return rc
+
+
+# -- states --------------------------------------------------------------------------------------
+_SLURM_STATE_MAP = {
+    "PENDING": "PENDING",
+    "CONFIGURING": "PENDING",
+    "REQUEUED": "PENDING",
+    "REQUEUE_FED": "PENDING",
+    "REQUEUE_HOLD": "PENDING",
+    "RESV_DEL_HOLD": "PENDING",
+    "PREEMPTED": "PENDING",
+    "RUNNING": "RUNNING",
+    "COMPLETING": "RUNNING",
+    "SIGNALING": "RUNNING",
+    "STAGE_OUT": "RUNNING",
+    "RESIZING": "RUNNING",
+    "SUSPENDED": "RUNNING",
+    "STOPPED": "RUNNING",
+    "COMPLETED": "COMPLETED",
+    "CANCELLED": "CANCELLED",
+    "REVOKED": "CANCELLED",
+    "FAILED": "FAILED",
+    "BOOT_FAIL": "FAILED",
+    "NODE_FAIL": "FAILED",
+    "OUT_OF_MEMORY": "FAILED",
+    "SPECIAL_EXIT": "FAILED",
+    "TIMEOUT": "TIMEOUT",
+    "DEADLINE": "TIMEOUT",
+}
+
+
+def normalize_slurm_state(raw: str) -> str:
+    """`CANCELLED by 0`, `OUT_OF_MEMORY`, `CG` ... -> one of registry.STATES."""
+    word = (raw or "").strip().split(" ")[0].rstrip("+").upper()
+    short = {"PD": "PENDING", "R": "RUNNING", "CG": "COMPLETING", "CD": "COMPLETED", "CA": "CANCELLED",
+             "F": "FAILED", "TO": "TIMEOUT", "NF": "NODE_FAIL", "OOM": "OUT_OF_MEMORY", "S": "SUSPENDED"}
+    word = short.get(word, word)
+    return _SLURM_STATE_MAP.get(word, "UNKNOWN")
+
+
+_PRECEDENCE = ("FAILED", "TIMEOUT", "CANCELLED", "RUNNING", "PENDING", "UNKNOWN", "COMPLETED")
+
+
+def combine_states(states: list[str]) -> str:
+    """One state for a job made of parts (hetjob components): a failed part fails the job, a job
+    is COMPLETED only when every part is; otherwise the most active state wins."""
+    if not states:
+        return "UNKNOWN"
+    if all(s == "COMPLETED" for s in states):
+        return "COMPLETED"
+    terminal = {"FAILED", "TIMEOUT", "CANCELLED"}
+    if any(s in terminal for s in states) and not any(s in {"RUNNING", "PENDING"} for s in states):
+        return next(s for s in _PRECEDENCE if s in states)
+    for s in ("RUNNING", "PENDING", "UNKNOWN"):
+        if s in states:
+            return s
+    return next(s for s in _PRECEDENCE if s in states)

@@ -1,0 +1,77 @@
+"""One poller for every unfinished run: one batched state call per executor per refresh.
+
+`ls`, `status`, `submit --wait` and the TUI call `Poller().refresh()`; it reads the unfinished rows,
+asks Slurm once (sacct, with squeue for ids accounting has not seen yet) and submitit's local jobs
+once, and writes the changed states back in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from rcstudio.launch.executors import Executor, executor_for
+from rcstudio.launch.jobs import JobRef
+from rcstudio.launch.registry import Registry, RunRecord
+from rcstudio.launch.submit import job_ref
+
+# A Slurm job that neither sacct nor squeue knows this long after submission is reported UNKNOWN.
+GRACE_S = 120.0
+
+
+class Poller:
+    """Refresh registry states from the executors (safe to call from a worker thread)."""
+
+    def __init__(self, registry: Registry | None = None, executors: dict[str, Executor] | None = None) -> None:
+        self.registry = registry or Registry()
+        self._executors = dict(executors or {})
+        self.calls = 0  # batched executor calls made (one per executor per refresh)
+
+    def executor(self, name: str) -> Executor:
+        if name not in self._executors:
+            self._executors[name] = executor_for(name)
+        return self._executors[name]
+
+    def refresh(self, runs: Sequence[RunRecord] | None = None) -> dict[str, str]:
+        """Update unfinished runs (or the given ones); returns {run_id: new state} for changes."""
+        if runs is None:
+            runs = self.registry.unfinished()
+        pending = [r for r in runs if not r.finished and r.job_id]
+        by_executor: dict[str, list[tuple[RunRecord, JobRef]]] = defaultdict(list)
+        for run in pending:
+            by_executor[run.executor].append((run, job_ref(run, self.registry)))
+        changes: dict[str, str] = {}
+        t = time.time()
+        for name, items in by_executor.items():
+            try:
+                states = self.executor(name).states([ref for _, ref in items])
+            except Exception:  # noqa: BLE001 - a cluster hiccup must not break ls or the TUI
+                continue
+            self.calls += 1
+            for run, ref in items:
+                state = states.get(ref.scheduler_id)
+                if state is None:
+                    if t - run.created_at < GRACE_S:
+                        continue
+                    state = "UNKNOWN"
+                if state != run.state:
+                    changes[run.run_id] = state
+        self.registry.update_states(changes)
+        return changes
+
+    def wait(self, run_ids: Sequence[str], interval: float = 1.0, timeout: float | None = None,
+             on_update=None) -> list[RunRecord]:
+        """Poll until every run is finished (or `timeout` seconds pass); returns the final rows."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            runs = [self.registry.get(r) for r in run_ids]
+            self.refresh([r for r in runs if not r.finished])
+            runs = [self.registry.get(r) for r in run_ids]
+            if on_update is not None:
+                on_update(runs)
+            if all(r.finished for r in runs):
+                return runs
+            if deadline is not None and time.monotonic() > deadline:
+                return runs
+            time.sleep(interval)

@@ -1,0 +1,349 @@
+"""The run registry: one SQLite file (WAL) that every command, the poller and the TUI share.
+
+Two tables: `runs` (one row per run: state, paths, spec hash, W&B reference) and `jobs` (one row per
+scheduler submission: a single job, a job array or a hetjob; a sweep of N runs is one job). WAL mode
+and a busy timeout let the TUI read while `submit` and the poller write. Secrets never reach it: rows
+hold names, paths, hashes and W&B *references* (mode, entity, project, id, group, dir), never keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rcstudio import paths
+from rcstudio.errors import UserError
+
+STATES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "UNKNOWN")
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"})
+ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "UNKNOWN"})
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    experiment  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    engine      TEXT NOT NULL DEFAULT '',
+    executor    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    started_at  REAL,
+    ended_at    REAL,
+    run_dir     TEXT NOT NULL,
+    spec_hash   TEXT NOT NULL,
+    point       TEXT NOT NULL DEFAULT '{}',
+    tags        TEXT NOT NULL DEFAULT '[]',
+    job_id      TEXT,
+    array_index INTEGER,
+    wandb       TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);
+CREATE INDEX IF NOT EXISTS runs_state ON runs(state);
+CREATE INDEX IF NOT EXISTS runs_spec_hash ON runs(spec_hash);
+CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id       TEXT PRIMARY KEY,
+    executor     TEXT NOT NULL,
+    mode         TEXT NOT NULL,
+    folder       TEXT NOT NULL DEFAULT '',
+    submitted_at REAL NOT NULL,
+    n_tasks      INTEGER NOT NULL DEFAULT 1,
+    meta         TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass
+class RunRecord:
+    """One run as the registry stores it (the field names are a contract, docs/architecture.md)."""
+
+    run_id: str
+    name: str
+    experiment: str
+    kind: str
+    engine: str
+    executor: str
+    state: str
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    ended_at: float | None
+    run_dir: str
+    spec_hash: str
+    point: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    job_id: str | None = None
+    array_index: int | None = None
+    wandb: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def scheduler_id(self) -> str | None:
+        """The id Slurm knows this run's job by (`123_4` for array task 4 of job 123)."""
+        if self.job_id is None:
+            return None
+        return self.job_id if self.array_index is None else f"{self.job_id}_{self.array_index}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class JobRecord:
+    """One scheduler submission; `folder` is submitit's folder (for re-attaching), `mode` is
+    single | array | hetjob | local."""
+
+    job_id: str
+    executor: str
+    mode: str
+    folder: str
+    submitted_at: float
+    n_tasks: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+_JSON_FIELDS = {"point", "tags", "wandb"}
+_RUN_COLUMNS = [f.name for f in fields(RunRecord)]
+
+
+def _row_to_run(row: sqlite3.Row) -> RunRecord:
+    data = {k: row[k] for k in _RUN_COLUMNS}
+    for key in _JSON_FIELDS:
+        data[key] = json.loads(data[key]) if data[key] else ({} if key != "tags" else [])
+    return RunRecord(**data)
+
+
+def _run_to_row(record: RunRecord) -> tuple[Any, ...]:
+    values = []
+    for name in _RUN_COLUMNS:
+        value = getattr(record, name)
+        if name in _JSON_FIELDS:
+            value = json.dumps(value, sort_keys=True, default=str)
+        values.append(value)
+    return tuple(values)
+
+
+class Registry:
+    """SQLite registry of runs and jobs at `path` (default `paths.registry_path()`).
+
+    Every method opens a short connection, so one Registry object is safe to share between threads
+    (the TUI's workers) and processes (poller, CLI) alike.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.registry_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- runs -----------------------------------------------------------------------------------
+    def add_runs(self, records: Sequence[RunRecord], jobs: JobRecord | Sequence[JobRecord] = ()) -> None:
+        """Insert runs (and their jobs) in one transaction: all rows or none."""
+        placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
+        sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})"
+        with self._transaction() as conn:
+            for job in [jobs] if isinstance(jobs, JobRecord) else jobs:
+                self._insert_job(conn, job)
+            ids = [r.run_id for r in records]
+            taken = [i for i in ids if self._exists(conn, i)] or [i for i in ids if ids.count(i) > 1]
+            if taken:
+                raise UserError(f"run {taken[0]} is already registered",
+                                hint="use --force to submit it again under a new id")
+            conn.executemany(sql, [_run_to_row(r) for r in records])
+
+    @staticmethod
+    def _exists(conn: sqlite3.Connection, run_id: str) -> bool:
+        return conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+
+    def get(self, run_id_or_prefix: str) -> RunRecord:
+        """The run whose id is (or uniquely starts with) the argument; UserError otherwise.
+
+        A run's name (`genrm-additive-alpha0.8`) also works when it is unique.
+        """
+        key = run_id_or_prefix.strip()
+        if not key:
+            raise UserError("empty run id", hint="`rcstudio ls` lists run ids")
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (key,)).fetchone()
+            if row is not None:
+                return _row_to_run(row)
+            escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 6",
+                (escaped + "%",),
+            ).fetchall()
+            if not rows:
+                rows = conn.execute(
+                    "SELECT * FROM runs WHERE name = ? ORDER BY created_at LIMIT 6", (key,)
+                ).fetchall()
+        if len(rows) == 1:
+            return _row_to_run(rows[0])
+        if not rows:
+            raise UserError(f"no run matches {key!r}", key="RUN", hint="`rcstudio ls` lists run ids")
+        shown = ", ".join(r["run_id"] for r in rows[:5])
+        raise UserError(
+            f"{key!r} is ambiguous: it matches {shown}{' ...' if len(rows) > 5 else ''}",
+            key="RUN",
+            hint="give more characters of the run id",
+        )
+
+    def find(self, run_id: str) -> RunRecord | None:
+        """Exact lookup, None when absent."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _row_to_run(row) if row is not None else None
+
+    def find_by_spec_hash(self, spec_hash: str) -> list[RunRecord]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE spec_hash = ? ORDER BY created_at", (spec_hash,)
+            ).fetchall()
+        return [_row_to_run(r) for r in rows]
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        state: str | Iterable[str] | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first, filtered by experiment, state (one or several) and tag."""
+        clauses, args = [], []
+        if experiment:
+            clauses.append("experiment = ?")
+            args.append(experiment)
+        if state:
+            states = [state] if isinstance(state, str) else list(state)
+            states = [s.upper() for s in states]
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+            args.extend(states)
+        if tag:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
+            args.append(tag)
+        sql = "SELECT * FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, run_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._connect() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_row_to_run(r) for r in rows]
+
+    def unfinished(self) -> list[RunRecord]:
+        return self.list_runs(state=sorted(ACTIVE_STATES))
+
+    def update_states(self, states: Mapping[str, str]) -> int:
+        """Set states in one transaction; stamps started_at/ended_at on the first RUNNING/terminal
+        state. Returns how many rows changed."""
+        if not states:
+            return 0
+        t = now()
+        changed = 0
+        with self._transaction() as conn:
+            for run_id, state in states.items():
+                state = state.upper()
+                if state not in STATES:
+                    raise ValueError(f"unknown state {state!r}")
+                started = t if state in {"RUNNING", *TERMINAL_STATES} else None
+                ended = t if state in TERMINAL_STATES else None
+                cur = conn.execute(
+                    "UPDATE runs SET state = ?, updated_at = ?,"
+                    " started_at = COALESCE(started_at, ?), ended_at = COALESCE(ended_at, ?)"
+                    " WHERE run_id = ? AND state != ?",
+                    (state, t, started, ended, run_id, state),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def set_job(self, run_ids: Sequence[str], job_id: str | None, array_indices: Sequence[int | None] | None = None,
+                state: str = "PENDING", executor: str | None = None) -> None:
+        """Point runs at a (new) job, e.g. after `resubmit`; clears the old timing."""
+        indices = list(array_indices) if array_indices is not None else [None] * len(run_ids)
+        t = now()
+        with self._transaction() as conn:
+            for run_id, index in zip(run_ids, indices, strict=True):
+                conn.execute(
+                    "UPDATE runs SET job_id = ?, array_index = ?, state = ?, updated_at = ?,"
+                    " started_at = NULL, ended_at = NULL, executor = COALESCE(?, executor)"
+                    " WHERE run_id = ?",
+                    (job_id, index, state, t, executor, run_id),
+                )
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run (and its job when no other run points at it)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT job_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            if row is not None and row["job_id"] is not None:
+                conn.execute(
+                    "DELETE FROM jobs WHERE job_id = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM runs WHERE runs.job_id = jobs.job_id)",
+                    (row["job_id"],),
+                )
+
+    # -- jobs -----------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_job(conn: sqlite3.Connection, job: JobRecord) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO jobs (job_id, executor, mode, folder, submitted_at, n_tasks, meta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job.job_id, job.executor, job.mode, job.folder, job.submitted_at, job.n_tasks,
+             json.dumps(job.meta, sort_keys=True, default=str)),
+        )
+
+    def add_job(self, job: JobRecord) -> None:
+        with self._transaction() as conn:
+            self._insert_job(conn, job)
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        return JobRecord(
+            job_id=row["job_id"], executor=row["executor"], mode=row["mode"], folder=row["folder"],
+            submitted_at=row["submitted_at"], n_tasks=row["n_tasks"], meta=json.loads(row["meta"] or "{}"),
+        )

@@ -1,0 +1,124 @@
+"""Thin, batched calls to the Slurm command line: sbatch, sacct/squeue, scancel, sinfo.
+
+State queries take many job ids and make one `sacct` call (plus one `squeue` call only for ids
+sacct does not know yet, e.g. seconds after submission); parsing is pure and tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from rcstudio.errors import JobFailed
+from rcstudio.launch.jobs import combine_states, normalize_slurm_state
+
+TIMEOUT_S = 60
+
+
+class SlurmError(JobFailed):
+    """sbatch/scancel refused (exit code 1: the cluster said no, not the user's spec)."""
+
+
+def _run(argv: list[str], cwd: str | Path | None = None, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError as exc:
+        raise SlurmError(f"{argv[0]} is not installed or not on PATH") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SlurmError(f"{argv[0]} did not answer within {timeout:.0f}s") from exc
+
+
+def controller_answers(timeout: float = 5.0) -> bool:
+    """True when sbatch is on PATH and slurmctld answers `sinfo`."""
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return False
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def sbatch_script(script: str | Path, cwd: str | Path) -> str:
+    """Submit a ready sbatch script (a hetjob); returns the job id."""
+    proc = _run(["sbatch", "--parsable", str(script)], cwd=cwd)
+    if proc.returncode != 0:
+        raise SlurmError(f"sbatch {script} failed: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout.strip().split(";")[0]
+
+
+def scancel(job_ids: Sequence[str]) -> None:
+    if not job_ids:
+        return
+    proc = _run(["scancel", *job_ids])
+    if proc.returncode != 0:
+        raise SlurmError(f"scancel {' '.join(job_ids)} failed: {(proc.stderr or proc.stdout).strip()}")
+
+
+def _expand_array(field: str) -> list[str]:
+    """`12_[0-3,7%4]` -> 12_0 ... 12_3, 12_7; other ids unchanged."""
+    match = re.fullmatch(r"(\d+)_\[([0-9,\-]+)(?:%\d+)?\]", field)
+    if not match:
+        return [field]
+    base, spec = match.groups()
+    out = []
+    for part in spec.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out.extend(f"{base}_{i}" for i in range(int(lo), int(hi) + 1))
+        elif part:
+            out.append(f"{base}_{part}")
+    return out
+
+
+def parse_state_lines(lines: Iterable[str]) -> dict[str, str]:
+    """`JobID|State` lines (sacct -P or squeue -o '%i|%T') -> {scheduler id: normalized state}.
+
+    Hetjob components (`10+0`, `10+1`) are combined into `10`; job steps (`10.batch`) are skipped.
+    """
+    out: dict[str, str] = {}
+    het: dict[str, list[str]] = defaultdict(list)
+    for line in lines:
+        line = line.strip()
+        if not line or "|" not in line:
+            continue
+        job, state = line.split("|", 1)
+        job = job.strip()
+        if "." in job:
+            continue
+        norm = normalize_slurm_state(state)
+        if "+" in job:
+            base = job.split("+")[0]
+            het[base].append(norm)
+            out[job] = norm
+            continue
+        for jid in _expand_array(job):
+            out[jid] = norm
+    for base, parts in het.items():
+        out[base] = combine_states(parts)
+    return out
+
+
+def query_states(scheduler_ids: Sequence[str]) -> dict[str, str]:
+    """States for ids like `123`, `123_4` (array task), `10` (hetjob): one sacct call, and one
+    squeue call for the ids accounting has not recorded yet. Unknown ids are absent."""
+    wanted = list(dict.fromkeys(scheduler_ids))
+    if not wanted:
+        return {}
+    bases = sorted({i.split("_")[0].split("+")[0] for i in wanted}, key=int)
+    found: dict[str, str] = {}
+    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(bases)])
+    if proc.returncode == 0:
+        found.update(parse_state_lines(proc.stdout.splitlines()))
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        mbases = sorted({i.split("_")[0] for i in missing}, key=int)
+        proc = _run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(mbases)])
+        if proc.returncode == 0:
+            for key, value in parse_state_lines(proc.stdout.splitlines()).items():
+                found.setdefault(key, value)
+    return {i: found[i] for i in wanted if i in found}

@@ -1,0 +1,375 @@
+"""Async client for any OpenAI-compatible chat endpoint (vLLM, SGLang, OpenAI), built for batch scoring.
+
+What it adds over `openai.AsyncOpenAI` (which it uses with `max_retries=0`):
+* a concurrency cap (`asyncio.Semaphore`),
+* its own retries with exponential backoff + jitter on 429 (honouring Retry-After), 5xx,
+  timeouts, connection errors and malformed bodies - so the behaviour is visible and testable,
+* a re-ask when the reply fails the caller's `validate` (which raises ValueError): the bad reply
+  and the reason go back to the model once more,
+* a persistent SQLite `ResponseCache` keyed by sha256(model, messages, params): an interrupted run
+  resumes where it stopped and a rerun makes zero calls (only validated replies are stored),
+* counters (`stats()`): calls, cache hits, retries, re-asks, latency.
+The API key is read from the environment variable named by `api_key_env` ("EMPTY" when unset),
+at client creation, and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import statistics
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rcstudio import paths
+
+T = TypeVar("T")
+Validate = Callable[[str], Any]
+
+
+class LLMError(RuntimeError):
+    """The endpoint failed for good (retries exhausted, a 4xx, or replies that never validated)."""
+
+
+@dataclass
+class LLMConfig:
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 64
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_section(cls, section: Any, **overrides: Any) -> LLMConfig:
+        """From a spec section carrying endpoint/model/api_key_env/... (e.g. `reward.matcher`, `judge`)."""
+        get = section.get if isinstance(section, dict) else lambda k, d=None: getattr(section, k, d)
+        kwargs: dict[str, Any] = {
+            "base_url": get("endpoint", None) or get("base_url", "") or "",
+            "model": get("model", ""),
+            "api_key_env": get("api_key_env", "OPENAI_API_KEY") or "OPENAI_API_KEY",
+        }
+        for name in ("concurrency", "timeout_s", "max_retries", "temperature", "max_tokens"):
+            value = get(name, None)
+            if value is not None:
+                kwargs[name] = value
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def params(self) -> dict[str, Any]:
+        """Sampling parameters that change the reply (part of the cache key)."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens, **self.extra_body}
+
+
+@dataclass
+class Completion:
+    text: str
+    cached: bool
+    latency_ms: float
+    value: Any = None
+    attempts: int = 1
+
+
+def cache_key(model: str, messages: Sequence[dict], params: dict[str, Any]) -> str:
+    blob = json.dumps({"model": model, "messages": list(messages), "params": params}, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Replies on disk (SQLite, WAL), keyed by `cache_key`; safe to share between processes."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else paths.cache_dir("llm") / "responses.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, created REAL)"
+        )
+        self._db.commit()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT text FROM responses WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, model: str, text: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, model, text, created) VALUES (?, ?, ?, ?)",
+                (key, model, text, time.time()),
+            )
+            self._db.commit()
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class LLMClient:
+    """Concurrent, retrying, caching chat completions against one OpenAI-compatible endpoint."""
+
+    def __init__(self, cfg: LLMConfig, cache: ResponseCache | None = None) -> None:
+        if not cfg.base_url:
+            raise ValueError("LLMConfig.base_url is empty: name an OpenAI-compatible endpoint")
+        self.cfg = cfg
+        self.cache = cache
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._sem: asyncio.Semaphore | None = None
+        self.calls = 0
+        self.cache_hits = 0
+        self.retries = 0
+        self.reasks = 0
+        self.errors = 0
+        self.latencies_ms: list[float] = []
+
+    # ---- plumbing --------------------------------------------------------------------------------
+    def _bind(self) -> None:
+        """(Re)create the HTTP client and semaphore for the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        from openai import AsyncOpenAI
+
+        self._loop = loop
+        self._client = AsyncOpenAI(
+            base_url=self.cfg.base_url,
+            api_key=os.environ.get(self.cfg.api_key_env) or "EMPTY",
+            timeout=self.cfg.timeout_s,
+            max_retries=0,
+        )
+        self._sem = asyncio.Semaphore(max(1, int(self.cfg.concurrency)))
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * (2**attempt))
+        delay *= 0.5 + random.random()  # jitter: spread retries of many concurrent requests
+        return max(delay, retry_after or 0.0)
+
+    async def _request(self, messages: Sequence[dict]) -> str:
+        import openai
+
+        assert self._client is not None and self._sem is not None
+        async with self._sem:
+            self.calls += 1
+            start = time.perf_counter()
+            try:
+                resp = await self._client.chat.completions.create(
+                    model=self.cfg.model,
+                    messages=list(messages),
+                    temperature=self.cfg.temperature,
+                    max_tokens=self.cfg.max_tokens,
+                    **({"extra_body": self.cfg.extra_body} if self.cfg.extra_body else {}),
+                )
+            except openai.RateLimitError as exc:
+                raise _Transient("429 rate limited", _retry_after(exc)) from exc
+            except openai.APITimeoutError as exc:
+                raise _Transient(f"timed out after {self.cfg.timeout_s}s") from exc
+            except openai.APIConnectionError as exc:
+                raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc
+            except openai.APIStatusError as exc:
+                if exc.status_code >= 500 or exc.status_code in (408, 409):
+                    raise _Transient(f"HTTP {exc.status_code}", _retry_after(exc)) from exc
+                raise LLMError(f"endpoint refused the request: HTTP {exc.status_code}: {exc.message}") from exc
+            except (json.JSONDecodeError, openai.APIResponseValidationError) as exc:
+                raise _Transient("malformed response body") from exc
+            choices = getattr(resp, "choices", None)
+            if not choices or getattr(choices[0], "message", None) is None:
+                raise _Transient("response without choices")
+            self.latencies_ms.append((time.perf_counter() - start) * 1000)
+            return choices[0].message.content or ""
+
+    async def _call(self, messages: Sequence[dict]) -> tuple[str, int]:
+        last = "unknown"
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                return await self._request(messages), attempt + 1
+            except _Transient as exc:
+                last = str(exc)
+                if attempt == self.cfg.max_retries:
+                    break
+                self.retries += 1
+                await asyncio.sleep(self._backoff(attempt, exc.retry_after))
+        self.errors += 1
+        raise LLMError(f"{self.cfg.base_url}: gave up after {self.cfg.max_retries + 1} attempts: {last}")
+
+    # ---- public API ------------------------------------------------------------------------------
+    async def complete(
+        self, messages: Sequence[dict], validate: Validate | None = None, reask: int = 1
+    ) -> Completion:
+        """One chat completion; `validate(text)` may raise ValueError to trigger a re-ask (`reask` times)."""
+        self._bind()
+        key = cache_key(self.cfg.model, messages, self.cfg.params())
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                try:
+                    value = validate(hit) if validate else None
+                except ValueError:
+                    self.cache.delete(key)  # stale (validator changed): ask again
+                else:
+                    self.cache_hits += 1
+                    return Completion(hit, True, 0.0, value, 0)
+        start = time.perf_counter()
+        convo = list(messages)
+        attempts = 0
+        for ask in range(reask + 1):
+            text, n = await self._call(convo)
+            attempts += n
+            try:
+                value = validate(text) if validate else None
+            except ValueError as exc:
+                if ask == reask:
+                    self.errors += 1
+                    raise LLMError(f"reply still unusable after {reask + 1} asks: {exc}") from exc
+                self.reasks += 1
+                convo = convo + [
+                    {"role": "assistant", "content": text},
+                    {
+                        "role": "user",
+                        "content": f"Your reply could not be used: {exc}. "
+                        "Answer again, following the required format exactly.",
+                    },
+                ]
+                continue
+            if self.cache is not None:
+                self.cache.put(key, self.cfg.model, text)
+            return Completion(text, False, (time.perf_counter() - start) * 1000, value, attempts)
+        raise AssertionError("unreachable")
+
+    async def complete_many(
+        self,
+        batch: Sequence[Sequence[dict]],
+        validate: Validate | None = None,
+        progress: bool = False,
+        reask: int = 1,
+        return_exceptions: bool = False,
+        description: str = "LLM calls",
+        validators: Sequence[Validate] | None = None,
+    ) -> list[Completion | BaseException]:
+        """Many completions concurrently (bounded by `concurrency`), results in input order.
+
+        `validators` gives one validate callback per message list (e.g. each with its own expected
+        shape); otherwise `validate` applies to all. With `return_exceptions=True` a failed item
+        yields its LLMError/ValueError in place instead of failing the batch.
+        """
+        self._bind()
+        results: list[Any] = [None] * len(batch)
+        if validators is not None and len(validators) != len(batch):
+            raise ValueError("validators must have one entry per message list")
+
+        async def one(i: int, messages: Sequence[dict]) -> None:
+            check = validators[i] if validators is not None else validate
+            try:
+                results[i] = await self.complete(messages, check, reask)
+            except (LLMError, ValueError) as exc:
+                if not return_exceptions:
+                    raise
+                results[i] = exc
+
+        tasks = [asyncio.ensure_future(one(i, m)) for i, m in enumerate(batch)]
+        try:
+            if progress:
+                from rich.console import Console
+                from rich.progress import Progress
+
+                with Progress(console=Console(stderr=True), transient=False) as bar:
+                    tid = bar.add_task(description, total=len(tasks))
+                    for fut in asyncio.as_completed(tasks):
+                        await fut
+                        bar.advance(tid)
+            else:
+                await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return results
+
+    def stats(self) -> dict[str, float]:
+        lat = self.latencies_ms
+        lookups = self.calls + self.cache_hits
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "cache_hit_rate": self.cache_hits / lookups if lookups else 0.0,
+            "retries": self.retries,
+            "reasks": self.reasks,
+            "errors": self.errors,
+            "latency_ms_mean": statistics.fmean(lat) if lat else 0.0,
+            "latency_ms_p50": statistics.median(lat) if lat else 0.0,
+            "latency_ms_p95": sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else 0.0,
+        }
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+            self._loop = None
+
+
+def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from sync code, also when an event loop is already running (then in a thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())  # type: ignore[arg-type]
+    out: list[Any] = []
+
+    def target() -> None:
+        out.append(asyncio.run(coro_factory()))  # type: ignore[arg-type]
+
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            target()
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    t = threading.Thread(target=guarded)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+    return out[0]

@@ -1,0 +1,306 @@
+"""Loading a spec: TOML -> extends chain -> `--set` overrides -> `${env:...}` -> validated `Spec`.
+
+Every problem becomes one `UserError` naming the file, line and dotted key it came from, with a
+suggestion where one helps. Lines are tracked per key through the extends chain, so an error in a
+value inherited from a recipe points into the recipe file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rcstudio.errors import UserError
+from rcstudio.spec import keys as speckeys
+from rcstudio.spec.models import Spec, SpecConflict
+from rcstudio.spec.recipes import find_recipe, list_recipes
+from rcstudio.spec.toml_lines import line_map
+
+OVERRIDE_FILE = "--set"
+ENV_RE = re.compile(r"\$\{env:([^,}]*)(?:,([^}]*))?\}")
+SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+# Values that look like credentials pasted into a spec (OpenAI, HF, W&B, GitHub, AWS).
+SECRET_VALUE_RE = re.compile(
+    r"(sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}|"
+    r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f]))"
+)
+# Keys whose values are hashes, never secrets (a 40-hex git commit is fine there).
+_HEX_OK_KEYS = ("checkpoint", "model", "tokenizer")
+
+
+@dataclass
+class Origins:
+    """Dotted key -> (file, line) for every key written anywhere in the extends chain."""
+
+    where: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    main_file: str = ""
+
+    def add_file(self, file: str, lines: dict[tuple[str, ...], int]) -> None:
+        for path, line in lines.items():
+            self.where[".".join(path)] = (file, line)
+
+    def locate(self, dotted: str) -> tuple[str, int | None]:
+        parts = dotted.split(".")
+        for n in range(len(parts), 0, -1):
+            hit = self.where.get(".".join(parts[:n]))
+            if hit:
+                return hit
+        return (self.main_file, None)
+
+    def error(self, key: str, message: str, hint: str | None = None) -> UserError:
+        file, line = self.locate(key)
+        return UserError(message, file=file or None, line=line, key=key or None, hint=hint)
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """Parsed TOML plus its key -> line map; a syntax error becomes a UserError at its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"no such spec file: {path}", hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        raise UserError(
+            f"invalid TOML: {re.sub(r' ?[(]at line.*[)]', '', msg)}",
+            file=path, line=int(m.group(1)) if m else None,
+            hint="check quotes, brackets and '=' on that line",
+        ) from None
+    return data, line_map(text)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value (lists included) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_extends(name: str, spec_file: Path, origins: Origins) -> Path:
+    if not isinstance(name, str) or not name:
+        raise origins.error("extends", "must be a recipe name or a path to a spec")
+    relative = (spec_file.parent / name).expanduser()
+    for candidate in (relative, relative.with_suffix(".toml") if relative.suffix != ".toml" else relative):
+        if candidate.is_file():
+            return candidate.resolve()
+    recipe = find_recipe(name)
+    if recipe is not None:
+        return recipe.resolve()
+    hint = speckeys.suggest(name, list_recipes())
+    raise origins.error(
+        "extends", f"no recipe or file named {name!r}",
+        hint or "see `rcstudio recipes list`, or give a path relative to this spec")
+
+
+def load_tree(path: Path, origins: Origins, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The spec file merged over everything it extends (recursively); cycles are errors."""
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in chain + (path,))
+        raise UserError(f"extends forms a cycle: {cycle}", file=chain[-1], key="extends",
+                        hint="remove one of the extends lines")
+    data, lines = read_toml(path)
+    own = Origins(main_file=str(path))
+    own.add_file(str(path), lines)
+    base: dict[str, Any] = {}
+    if "extends" in data:
+        parent = _resolve_extends(data["extends"], path, own)
+        base = load_tree(parent, origins, chain + (path,))
+    origins.add_file(str(path), lines)
+    merged = deep_merge(base, data)
+    merged.pop("extends", None)
+    return merged
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` with the value read as TOML (`0.5`, `true`, `[1, 2]`, `"s"`), else a plain string."""
+    if "=" not in text:
+        raise UserError(f"override {text!r} is not key=value", key=None,
+                        hint="write e.g. --set rl.lr=1e-6")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Origins) -> dict[str, Any]:
+    for text in overrides:
+        dotted, value = parse_override(text)
+        origins.where[dotted] = (OVERRIDE_FILE, None)
+        problem = speckeys.check_key(dotted)
+        if problem:
+            raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted, hint=problem[1])
+        parts = dotted.split(".")
+        if parts[0] == "sweep" and len(parts) > 2:
+            # sweep.grid.<dotted key> = [...]: the rest is one key
+            table = data.setdefault("sweep", {}).setdefault(parts[1], {})
+            table[".".join(parts[2:])] = value if isinstance(value, list) else [value]
+            continue
+        if parts[0] == "variants" and len(parts) > 1 and parts[1] not in data.get("variants", {}):
+            hint = speckeys.suggest(parts[1], data.get("variants", {}))
+            raise UserError(f"no variant named {parts[1]!r} in this spec", file=OVERRIDE_FILE, key=dotted,
+                            hint=hint or "define it under [variants.NAME] first")
+        speckeys.set_dotted(data, dotted, value)
+    return data
+
+
+def interpolate_env(data: Any, origins: Origins, path: str = "") -> Any:
+    """Replace `${env:NAME}` / `${env:NAME,default}` in strings; secret-looking names are refused."""
+    if isinstance(data, dict):
+        return {k: interpolate_env(v, origins, f"{path}.{k}" if path else k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate_env(v, origins, path) for v in data]
+    if not isinstance(data, str) or "${env:" not in data:
+        return data
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1).strip(), match.group(2)
+        if not name:
+            raise origins.error(path, "empty variable name in ${env:...}")
+        if SECRET_NAME_RE.search(name):
+            raise origins.error(
+                path, f"${{env:{name}}} looks like a secret; secrets never go into specs or compiled files",
+                "name the variable in a *_env field (e.g. api_key_env) and the job reads it at run time")
+        value = os.environ.get(name)
+        if value is None:
+            if default is None:
+                raise origins.error(path, f"environment variable {name} is not set",
+                                    f"export {name}=... or write ${{env:{name},default}}")
+            return default
+        return value
+
+    return ENV_RE.sub(sub, data)
+
+
+def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            reject_secret_values(v, origins, f"{path}.{k}" if path else k)
+    elif isinstance(data, list):
+        for v in data:
+            reject_secret_values(v, origins, path)
+    elif isinstance(data, str):
+        m = SECRET_VALUE_RE.search(data)
+        if m and not (len(m.group(0)) == 40 and path.rsplit(".", 1)[-1] in _HEX_OK_KEYS):
+            raise origins.error(path, "this value looks like a credential; secrets never go into specs",
+                                "put it in an environment variable and name that variable (api_key_env)")
+
+
+# Keys holding file paths: relative ones are read relative to the file that wrote them.
+PATH_KEYS = ("data.train", "data.eval", "decompose.input", "decompose.output", "reward.matcher.matches_file",
+             "judge.prompt_template")
+
+
+def resolve_relative_paths(data: dict[str, Any], origins: Origins) -> None:
+    """Make relative paths absolute against the spec (or recipe) file that wrote them, when the
+    file - or for outputs its folder - exists there; names like `hs3-atomic` or `hf://...` stay."""
+
+    def fix(key: str, value: Any, output: bool) -> Any:
+        if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
+            return value
+        file = origins.locate(key)[0]
+        if file in ("", OVERRIDE_FILE) or not Path(file).is_file():
+            return value
+        candidate = Path(file).parent / value
+        if candidate.exists() or (output and candidate.parent.is_dir() and "/" in value):
+            return str(candidate.resolve())
+        return value
+
+    for key in PATH_KEYS:
+        section, _, leaf = key.rpartition(".")
+        node = speckeys.get_dotted(data, section)
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        output = key == "decompose.output"
+        val = node[leaf]
+        node[leaf] = [fix(key, v, output) for v in val] if isinstance(val, list) else fix(key, val, output)
+
+
+def error_from_validation(exc: ValidationError, origins: Origins) -> UserError:
+    """The first pydantic error as a UserError pointing at the user's line."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
+    loc = [str(p) for p in err["loc"]]
+    conflict = (err.get("ctx") or {}).get("error")
+    if isinstance(conflict, SpecConflict):
+        return origins.error(conflict.key, conflict.message + more, conflict.hint)  # keys are absolute
+    key = ".".join(p for p in loc if not p.isdigit())
+    kind = err["type"]
+    hint = None
+    if kind == "extra_forbidden":
+        parent = tuple(loc[:-1])
+        choices = speckeys.fields_at(tuple(p for p in parent if not p.isdigit())) or []
+        hint = speckeys.suggest(loc[-1], choices)
+        message = f"unknown key {loc[-1]!r}"
+        if not hint and choices:
+            hint = "known keys here: " + ", ".join(choices)
+    elif kind == "missing":
+        message = "is required"
+    elif kind == "literal_error":
+        expected = (err.get("ctx") or {}).get("expected", "")
+        message = f"{err['input']!r} is not allowed; expected {expected}"
+        options = re.findall(r"'([^']*)'", expected)
+        hint = speckeys.suggest(str(err["input"]), options) if options else None
+    else:
+        message = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+        if "input" in err and not isinstance(err["input"], (dict, list)):
+            message += f" (got {err['input']!r})"
+    return origins.error(key, message + more, hint)
+
+
+def validate(data: dict[str, Any], origins: Origins) -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise error_from_validation(exc, origins) from None
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read, merge, override, interpolate and validate a spec file (raises UserError)."""
+    path = Path(path)
+    origins = Origins(main_file=str(path))
+    data = load_tree(path, origins)
+    origins.main_file = str(path.resolve())
+    data = apply_overrides(data, overrides, origins)
+    reject_secret_values(data, origins)
+    data = interpolate_env(data, origins)
+    resolve_relative_paths(data, origins)
+    spec = validate(data, origins)
+    check_sweep_keys(spec, origins)
+    spec._origins = origins  # noqa: SLF001 - private attr; used by expand() to locate errors
+    return spec
+
+
+def check_sweep_keys(spec: Spec, origins: Origins) -> None:
+    """Every swept or variant key must be a settable spec key."""
+    for table in ("grid", "zip"):
+        for dotted in getattr(spec.sweep, table):
+            problem = speckeys.check_key(dotted)
+            if problem or dotted.split(".")[0] in ("sweep", "variants", "extends"):
+                msg, hint = problem or ("cannot sweep this key", None)
+                raise origins.error(f"sweep.{table}.{dotted}", msg, hint)
+    for name, variant in spec.variants.items():
+        for dotted in variant.overrides:
+            problem = speckeys.check_key(dotted)
+            if problem or dotted.split(".")[0] in ("sweep", "variants", "extends"):
+                msg, hint = problem or ("a variant cannot set this key", None)
+                raise origins.error(f"variants.{name}.{dotted}", msg, hint)

@@ -1,0 +1,454 @@
+"""The experiment spec as pydantic models: one section per TOML table, unknown keys rejected.
+
+Field names are a contract (docs/architecture.md): every package reads `Spec` attributes directly.
+Cross-field checks that make a combination impossible live in `Spec._cross_checks`; each raises
+`SpecConflict`, which carries the dotted key so the loader can point at the user's line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+Kind = Literal["genrm-train", "policy-rlhf", "eval", "data"]
+Benchmark = Literal["rmbench", "judgebench", "arena-hard", "hs3-atomic"]
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+# Which RL algorithm each engine implements.
+ENGINE_ALGORITHMS: dict[str, str] = {"nemo-aligner": "reinforce", "trl": "grpo"}
+
+
+class SpecConflict(ValueError):
+    """An impossible combination of fields; `key` is the dotted key to point at."""
+
+    def __init__(self, key: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+        self.hint = hint
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _env_name(value: str) -> str:
+    if value and not ENV_NAME_RE.match(value):
+        raise ValueError(
+            "must be the NAME of an environment variable holding the key, not the key itself"
+        )
+    return value
+
+
+class ExperimentSection(Section):
+    name: str = Field(description="Experiment name: letters, digits, '_', '.', '-'.")
+    kind: Kind = Field("genrm-train", description="genrm-train | policy-rlhf | eval | data")
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError("may only hold letters, digits, '_', '.' and '-'")
+        return value
+
+
+class JudgeSection(Section):
+    model: str = Field("Qwen/Qwen3-14B", description="HF id or local path of the judge / GenRM base model.")
+    checkpoint: str = Field("", description=".nemo checkpoint for NeMo-Aligner (restore_from_path).")
+    tokenizer: str = Field("", description="Tokenizer id or path; empty = model.")
+    prompt_template: str = Field("rcstudio-genrm-v1", description="Built-in template name or a file path.")
+    chat_format: Literal["chatml", "tokenizer", "none"] = Field(
+        "chatml",
+        description="How prepared prompts are wrapped for the actor: ChatML (Qwen), the tokenizer's chat "
+        "template, or the bare prompt.",
+    )
+    top_k: int = Field(5, ge=0, description="Reasons asked for at evaluation; 0 = free (training).")
+    endpoint: str = Field("", description="OpenAI-compatible base URL serving the judge (eval, policy-rlhf).")
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = Field(4096, gt=0)
+    temperature: float = Field(0.0, ge=0.0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env(cls, value: str) -> str:
+        return _env_name(value)
+
+
+class PolicySection(Section):
+    """The policy trained by policy-rlhf runs (the GenRM in [judge] gives its reward)."""
+
+    model: str = Field("", description="HF id or path of the policy base model.")
+    checkpoint: str = Field("", description=".nemo checkpoint of the policy (restore_from_path).")
+
+
+class DataSection(Section):
+    train: list[str] = Field(
+        default_factory=lambda: ["hf://Qwen/RationaleRM:full"],
+        description="hf://REPO:SPLIT, local .jsonl paths, or benchmark names.",
+    )
+    eval: list[str] = Field(default_factory=list)
+    swap: Literal["none", "random", "both"] = Field(
+        "random", description="Response order: label flipped when swapped."
+    )
+    seed: int = 1234
+    max_items: int = Field(0, ge=0, description="0 = all.")
+
+
+class MatcherSection(Section):
+    kind: Literal["llm", "embedding", "matrix"] = "llm"
+    endpoint: str = Field("", description="OpenAI-compatible base URL; empty with llm in a cluster job = start vLLM.")
+    model: str = "Qwen/Qwen3-30B-A3B-Instruct-2507"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(64, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    thresholds: list[float] = Field(
+        default_factory=lambda: [0.35, 0.5, 0.65, 0.8],
+        description="Cosine cut points for scores 0.25, 0.5, 0.75, 1.0.",
+    )
+    matches_file: str = Field("", description="Precomputed match matrices (kind = matrix).")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env(cls, value: str) -> str:
+        return _env_name(value)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if len(value) != 4:
+            raise ValueError("needs exactly 4 cut points (for scores 0.25, 0.5, 0.75, 1.0)")
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError("cut points must increase strictly")
+        if not all(-1.0 <= v <= 1.0 for v in value):
+            raise ValueError("cosine cut points lie in [-1, 1]")
+        return value
+
+
+class RewardSection(Section):
+    form: Literal["gated", "additive"] = Field(
+        "gated", description="gated: rationale x outcome; additive: alpha*rationale + (1-alpha)*outcome."
+    )
+    alpha: float = Field(0.8, ge=0.0, le=1.0, description="Only with form = additive.")
+    rationale_metric: Literal["ap", "recall", "f1"] = "ap"
+    format_penalty: float = Field(0.0, description="Reward for unparseable output.")
+    tie_policy: Literal["skip", "half", "wrong"] = "skip"
+    matcher: MatcherSection = Field(default_factory=MatcherSection)
+
+
+class RLSection(Section):
+    engine: Literal["nemo-aligner", "trl"] = "nemo-aligner"
+    algorithm: Literal["reinforce", "grpo"] = "reinforce"
+    lr: float = Field(2e-6, gt=0)
+    global_batch_size: int = Field(256, gt=0, description="Prompts per step.")
+    mini_batch_size: int = Field(128, gt=0, description="Prompts per optimizer step.")
+    rollouts_per_prompt: int = Field(8, gt=0)
+    micro_batch_size: int = Field(1, gt=0, description="Rollouts per GPU per training forward/backward.")
+    rollout_micro_batch_size: int = Field(8, gt=0, description="Prompts per GPU per generation call.")
+    kl_beta: float = Field(0.0, ge=0.0)
+    clip_ratio: float = Field(0.2, gt=0.0)
+    max_prompt_tokens: int = Field(8192, gt=0)
+    max_generation_tokens: int = Field(12288, gt=0)
+    seq_length: int = Field(
+        0, ge=0, description="Model sequence length (encoder_seq_length); 0 = prompt + generation tokens."
+    )
+    epochs: int = Field(2, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="-1 = from epochs.")
+    seed: int = 42
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    tensor_parallel: int = Field(1, gt=0)
+    pipeline_parallel: int = Field(1, gt=0)
+    save_interval: int = Field(10, gt=0)
+    val_check_interval: int = Field(10, gt=0)
+    engine_overrides: list[str] = Field(
+        default_factory=list,
+        description="Extra Hydra overrides appended to the NeMo-Aligner actor's (checked at compile time).",
+    )
+
+    @property
+    def effective_seq_length(self) -> int:
+        """The model sequence length the engine is configured with."""
+        return self.seq_length or (self.max_prompt_tokens + self.max_generation_tokens)
+
+
+class ClusterSection(Section):
+    executor: Literal["auto", "local", "slurm"] = "auto"
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    nodes: int = Field(1, gt=0, description="Actor nodes (het group 1).")
+    gpus_per_node: int = Field(8, ge=0)
+    cpus_per_task: int = Field(16, gt=0)
+    mem: str = ""
+    time: str = "04:00:00"
+    reward_nodes: int = Field(1, gt=0, description="Het group 0: reward server + matcher vLLM.")
+    reward_gpus: int = Field(8, ge=0)
+    reward_port: int = Field(5555, gt=0, lt=65536, description="Port of the reward server (KServe v2).")
+    vllm_port: int = Field(8000, gt=0, lt=65536, description="Port of the matcher's vLLM server, when started.")
+    ready_timeout_s: int = Field(1800, gt=0, description="How long the actor waits for the reward server.")
+    container_image: str = ""
+    container_mounts: list[str] = Field(default_factory=list)
+    nemo_aligner_dir: str = "/opt/NeMo-Aligner"
+    actor_command: list[str] = Field(
+        default_factory=list,
+        description="Replaces the NeMo-Aligner actor in het group 1 (argv; tests, custom actors).",
+    )
+    sbatch_extra: list[str] = Field(default_factory=list, description='Extra "#SBATCH" flags, e.g. ["--exclusive"].')
+    setup: list[str] = Field(default_factory=list, description="Shell lines run before the job.")
+    array_parallelism: int = Field(16, gt=0)
+    runs_root: str = Field("", description="Default: rcstudio.paths.runs_root().")
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if value and not re.match(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$", value):
+            raise ValueError("Slurm time looks like MM, HH:MM:SS or D-HH:MM:SS")
+        return value
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _slurm_token(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z0-9_.,:+-]+$", value):
+            raise ValueError("Slurm names hold letters, digits and _ . , : + - only")
+        return value
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, value: str) -> str:
+        if value and not re.match(r"^\d+[KMGT]?$", value):
+            raise ValueError("Slurm memory looks like 64G, 512M or 0")
+        return value
+
+    @field_validator("sbatch_extra")
+    @classmethod
+    def _sbatch_extra(cls, value: list[str]) -> list[str]:
+        for flag in value:
+            if not flag.startswith("-") or "\n" in flag:
+                raise ValueError(f"{flag!r} is not an sbatch flag (one '--flag[=value]' per entry)")
+        return value
+
+
+class TrackingSection(Section):
+    mode: Literal["online", "offline", "disabled"] = "offline"
+    entity: str = ""
+    project: str = "rcstudio"
+    group: str = Field("", description="Default: experiment name.")
+
+
+class EvalSection(Section):
+    benchmarks: list[Benchmark] = Field(default_factory=lambda: ["hs3-atomic"])
+    stored_judges: list[str] = Field(
+        default_factory=list, description="Re-score outputs stored in the data (<name>-checklist ...)."
+    )
+    order_policy: Literal["both", "random"] = "both"
+    seed: int = 0
+    bootstrap: int = Field(1000, ge=0)
+
+
+class DecomposeSection(Section):
+    input: str = ""
+    output: str = ""
+    min_items: int = Field(3, gt=0)
+    max_items: int = Field(7, gt=0)
+
+
+class SweepSection(Section):
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Cartesian product over dotted keys.")
+    zip: dict[str, list[Any]] = Field(default_factory=dict, description="Lists of equal length, zipped.")
+
+    @model_validator(mode="after")
+    def _lists(self) -> SweepSection:
+        for table in ("grid", "zip"):
+            for key, values in getattr(self, table).items():
+                if not values:
+                    raise SpecConflict(f"sweep.{table}.{key}", "needs at least one value")
+        lengths = {key: len(v) for key, v in self.zip.items()}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            raise SpecConflict("sweep.zip", f"zipped lists differ in length ({shown})",
+                               "give every key in [sweep] zip the same number of values")
+        both = set(self.grid) & set(self.zip)
+        if both:
+            raise SpecConflict(f"sweep.zip.{sorted(both)[0]}", "is swept in both grid and zip")
+        return self
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, sub, out)
+    else:
+        out[prefix] = value
+
+
+class Variant(BaseModel):
+    """An extra run: the base spec plus dotted overrides; only `enabled` variants run."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_tables(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "enabled":
+                flat[key] = value
+            else:
+                _flatten(key, value, flat)
+        return flat
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """Dotted key -> value this variant sets."""
+        return dict(self.model_extra or {})
+
+
+class Spec(Section):
+    """A whole experiment: what to train or evaluate, on what, where, and what to sweep."""
+
+    extends: str | None = Field(None, description="Recipe name (recipes/<name>.toml) or a path to a spec.")
+    experiment: ExperimentSection
+    judge: JudgeSection = Field(default_factory=JudgeSection)
+    policy: PolicySection = Field(default_factory=PolicySection)
+    data: DataSection = Field(default_factory=DataSection)
+    reward: RewardSection = Field(default_factory=RewardSection)
+    rl: RLSection = Field(default_factory=RLSection)
+    cluster: ClusterSection = Field(default_factory=ClusterSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    decompose: DecomposeSection = Field(default_factory=DecomposeSection)
+    sweep: SweepSection = Field(default_factory=SweepSection)
+    variants: dict[str, Variant] = Field(default_factory=dict)
+
+    # Where each key was written (rcstudio.spec.load.Origins), so later errors can point at lines.
+    _origins: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Spec:
+        for conflict in cross_checks(self):
+            raise conflict
+        return self
+
+    @property
+    def alpha_set(self) -> bool:
+        """Whether the user wrote reward.alpha (it only means something with the additive form)."""
+        return "alpha" in self.reward.model_fields_set
+
+
+def data_parallel_size(spec: Spec) -> int:
+    """Actor GPUs divided by the model-parallel size (tensor x pipeline)."""
+    gpus = spec.cluster.gpus_per_node * spec.cluster.nodes
+    return gpus // (spec.rl.tensor_parallel * spec.rl.pipeline_parallel)
+
+
+def cross_checks(spec: Spec) -> list[SpecConflict]:
+    """All impossible combinations in `spec`, first the ones a user most likely made."""
+    out: list[SpecConflict] = []
+    kind = spec.experiment.kind
+    reward, rl, cluster = spec.reward, spec.rl, spec.cluster
+
+    if reward.form == "gated" and spec.alpha_set:
+        out.append(SpecConflict(
+            "reward.alpha", "alpha only applies to the additive form; the gated reward has no mix weight",
+            'remove reward.alpha, or set reward.form = "additive"'))
+    if reward.matcher.kind == "matrix" and not reward.matcher.matches_file:
+        out.append(SpecConflict(
+            "reward.matcher.matches_file", 'matcher kind "matrix" needs a matches_file',
+            "point matches_file at a JSONL of precomputed match matrices, or use kind = \"llm\""))
+    if spec.decompose.min_items > spec.decompose.max_items:
+        out.append(SpecConflict("decompose.min_items", "is larger than decompose.max_items"))
+
+    if kind == "eval":
+        if not spec.eval.benchmarks and not spec.eval.stored_judges:
+            out.append(SpecConflict(
+                "eval.benchmarks", "an eval experiment needs at least one benchmark",
+                'e.g. benchmarks = ["judgebench", "rmbench"]'))
+    if kind == "data":
+        for key in ("input", "output"):
+            if not getattr(spec.decompose, key):
+                out.append(SpecConflict(f"decompose.{key}", f"a data experiment needs decompose.{key}"))
+    if kind in ("genrm-train", "policy-rlhf"):
+        out.extend(_training_checks(spec))
+    return out
+
+
+def _training_checks(spec: Spec) -> list[SpecConflict]:
+    out: list[SpecConflict] = []
+    rl, cluster, kind = spec.rl, spec.cluster, spec.experiment.kind
+    expected = ENGINE_ALGORITHMS[rl.engine]
+    if rl.algorithm != expected:
+        out.append(SpecConflict(
+            "rl.algorithm", f'engine "{rl.engine}" runs "{expected}", not "{rl.algorithm}"',
+            f'set rl.algorithm = "{expected}" or rl.engine = '
+            f'"{next(e for e, a in ENGINE_ALGORITHMS.items() if a == rl.algorithm)}"'))
+    if kind == "policy-rlhf" and rl.engine != "nemo-aligner":
+        out.append(SpecConflict("rl.engine", "policy-rlhf runs on the nemo-aligner engine only",
+                                'set rl.engine = "nemo-aligner"'))
+    if kind == "genrm-train" and not spec.data.train:
+        out.append(SpecConflict("data.train", "a genrm-train experiment needs training data",
+                                'e.g. train = ["hf://Qwen/RationaleRM:full"]'))
+    if rl.mini_batch_size > rl.global_batch_size:
+        out.append(SpecConflict("rl.mini_batch_size", f"({rl.mini_batch_size}) is larger than "
+                                f"rl.global_batch_size ({rl.global_batch_size})"))
+    elif rl.global_batch_size % rl.mini_batch_size:
+        out.append(SpecConflict(
+            "rl.mini_batch_size",
+            f"rl.global_batch_size ({rl.global_batch_size}) is not divisible by mini_batch_size ({rl.mini_batch_size})",
+            f"pick a divisor of {rl.global_batch_size}, e.g. {_nearest_divisor(rl.global_batch_size, rl.mini_batch_size)}"))
+    if rl.algorithm == "grpo" and rl.rollouts_per_prompt < 2:
+        out.append(SpecConflict("rl.rollouts_per_prompt", "GRPO needs at least 2 rollouts per prompt "
+                                "(advantages are relative to the group)"))
+    if rl.seq_length and rl.max_prompt_tokens + rl.max_generation_tokens > rl.seq_length:
+        out.append(SpecConflict(
+            "rl.max_generation_tokens",
+            f"max_prompt_tokens + max_generation_tokens = {rl.max_prompt_tokens + rl.max_generation_tokens} "
+            f"exceeds the model sequence length rl.seq_length = {rl.seq_length}",
+            "lower max_generation_tokens / max_prompt_tokens or raise rl.seq_length"))
+    if rl.max_steps == 0:
+        out.append(SpecConflict("rl.max_steps", "0 steps trains nothing", "use -1 to train for rl.epochs"))
+    if rl.engine == "nemo-aligner":
+        gpus = cluster.gpus_per_node * cluster.nodes
+        mp = rl.tensor_parallel * rl.pipeline_parallel
+        if gpus == 0:
+            out.append(SpecConflict("cluster.gpus_per_node", "the NeMo-Aligner actor needs GPUs"))
+            return out
+        if gpus % mp:
+            out.append(SpecConflict(
+                "rl.tensor_parallel",
+                f"{gpus} actor GPUs (nodes x gpus_per_node) are not divisible by tensor_parallel x "
+                f"pipeline_parallel = {mp}", "make nodes * gpus_per_node a multiple of tp * pp"))
+            return out
+        dp = gpus // mp
+        if rl.global_batch_size % (rl.rollout_micro_batch_size * dp):
+            out.append(SpecConflict(
+                "rl.global_batch_size",
+                f"prompts per step ({rl.global_batch_size}) must be divisible by rollout_micro_batch_size "
+                f"x data-parallel size = {rl.rollout_micro_batch_size} x {dp}",
+                f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
+        samples = rl.mini_batch_size * rl.rollouts_per_prompt
+        if samples % (rl.micro_batch_size * dp):
+            out.append(SpecConflict(
+                "rl.mini_batch_size",
+                f"rollouts per optimizer step (mini_batch_size x rollouts_per_prompt = {samples}) must be "
+                f"divisible by micro_batch_size x data-parallel size = {rl.micro_batch_size} x {dp}",
+                f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
+    return out
+
+
+def _nearest_divisor(n: int, near: int) -> int:
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    return min(divisors, key=lambda d: (abs(d - near), d))

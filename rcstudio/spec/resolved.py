@@ -1,0 +1,52 @@
+"""The resolved form of a spec: canonical dict, content hash, deterministic TOML and back.
+
+The canonical dict is every field with its value (defaults included), except `reward.alpha` under
+the gated form when the user never set it - so reloading the TOML gives the same spec, and the
+gated-with-alpha check still fires only for alphas a user actually wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from rcstudio.spec import toml_write
+from rcstudio.spec.models import Spec
+
+RESOLVED_NAME = "spec.resolved.toml"
+HEADER = "Resolved rcstudio spec (written by rcstudio; every value explicit). Do not edit: recompile."
+
+
+def canonical_dict(spec: Spec) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", exclude={"extends"})
+    if spec.reward.form == "gated" and not spec.alpha_set:
+        data["reward"].pop("alpha", None)
+    return data
+
+
+def spec_hash(spec: Spec) -> str:
+    """sha256 of the canonical JSON (sorted keys): the identity of a resolved spec."""
+    text = json.dumps(canonical_dict(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def dump_resolved(spec: Spec) -> str:
+    """Deterministic TOML of the whole resolved spec."""
+    return toml_write.dumps(canonical_dict(spec), header=HEADER)
+
+
+def load_resolved(path: str | Path) -> Spec:
+    """A resolved spec from `spec.resolved.toml` (or a run dir holding one); no extends, no env."""
+    from rcstudio.spec.load import Origins, read_toml, validate
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESOLVED_NAME
+    data, lines = read_toml(path)
+    origins = Origins(main_file=str(path))
+    origins.add_file(str(path), lines)
+    spec = validate(data, origins)
+    spec._origins = origins  # noqa: SLF001
+    return spec

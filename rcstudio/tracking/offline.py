@@ -1,0 +1,401 @@
+"""Read offline W&B runs (`.wandb` files) without network or a wandb process.
+
+`OfflineRun` folds the records of one `.wandb` file into config, summary, history and state; it
+remembers the offset after the last complete record, so `refresh()` on a live run reads only what
+was appended (follow mode). A finished run (exit record seen) is never read again.
+`OfflineSource` finds runs under directories (`**/wandb/*run-*/run-<id>.wandb`) and implements
+`MetricSource`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rcstudio.tracking import wandb_format as fmt
+from rcstudio.tracking.source import (
+    CRASHED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    MetricSource,
+    RunRef,
+    Series,
+    downsample,
+)
+
+_INTERNAL = "_wandb"
+
+
+def _load(value_json: str) -> Any:
+    try:
+        return json.loads(value_json)
+    except ValueError:
+        return value_json
+
+
+def _number(raw: Any) -> float:
+    """A history value as float (NaN for non-numbers: media, strings, dicts)."""
+    if isinstance(raw, str):
+        try:
+            return float(raw)  # value_json of a number is a JSON number: float() reads it fast
+        except ValueError:
+            raw = _load(raw)
+    if isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    return float("nan")
+
+
+def _item_key(item: Any) -> str:
+    return item.key if item.key else ".".join(item.nested_key)
+
+
+def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = target[part] = {}
+        target = nxt
+    target[path[-1]] = value
+
+
+def _del_nested(target: dict[str, Any], path: Sequence[str]) -> None:
+    for part in path[:-1]:
+        target = target.get(part)  # type: ignore[assignment]
+        if not isinstance(target, dict):
+            return
+    target.pop(path[-1], None)
+
+
+def _item_path(item: Any) -> list[str]:
+    return [item.key] if item.key else list(item.nested_key)
+
+
+@dataclass
+class OfflineRun:
+    """The folded state of one `.wandb` file; `refresh()` reads records appended since last time.
+
+    Summary keys are flat: a nested key (`{"a": {"b": 1}}`) reads `a.b`, like history keys.
+    wandb-core writes, for every logged row, a summary record mirroring that row right before the
+    history record; those mirrors are not decoded (the history row holds the same values), which
+    is what makes reading a 100k-step run fast. Explicit summary writes are decoded in order.
+    """
+
+    path: Path
+    offset: int = 0
+    run_id: str = ""
+    name: str = ""
+    project: str = ""
+    entity: str = ""
+    group: str = ""
+    job_type: str = ""
+    start_time: datetime | None = None
+    producer: str = ""
+    exit_code: int | None = None
+    last_step: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    records: int = 0
+    # raw history: key -> steps / raw values; values decode lazily for the keys asked for
+    _steps: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _raw: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _hist_num: dict[str, int] = field(default_factory=dict, repr=False)  # key -> record no. of last row
+    _sum: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False)  # key -> (record no., raw)
+    _removed: dict[str, int] = field(default_factory=dict, repr=False)
+    _pending: Any = field(default=None, repr=False)  # a summary record that may mirror the next row
+    _parsed: dict[bytes, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    _summary_cache: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.exit_code is not None
+
+    @property
+    def state(self) -> str:
+        if self.exit_code is None:
+            return RUNNING
+        return FINISHED if self.exit_code == 0 else FAILED
+
+    def stale_state(self, stale_after_s: float) -> str:
+        """RUNNING, or CRASHED when an unfinished file has not been written for `stale_after_s`."""
+        if self.exit_code is None:
+            try:
+                age = datetime.now().timestamp() - self.path.stat().st_mtime
+            except OSError:
+                return CRASHED
+            return CRASHED if age > stale_after_s else RUNNING
+        return self.state
+
+    def keys(self) -> list[str]:
+        """History keys (internal `_step`, `_runtime`, `_timestamp` left out)."""
+        return sorted(self._steps)
+
+    def refresh(self, verify: bool = True) -> int:
+        """Read records appended since the last call; returns how many were read."""
+        if self.finished and self.offset:
+            return 0
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            return 0
+        if size <= self.offset:
+            return 0
+        base = self.offset - self.offset % fmt.BLOCK_SIZE
+        with open(self.path, "rb") as fh:
+            fh.seek(base)
+            data = fh.read()
+        from wandb.proto import wandb_internal_pb2 as pb
+
+        count = self.records
+        kind_of = fmt.record_kind
+        history = self._history
+        for payload, end in fmt.iter_records(data, self.offset, verify=verify, base=base):
+            count += 1
+            kind, start, stop = kind_of(payload)
+            if kind == fmt.F_HISTORY:
+                self._pending = None  # the mirror of this row
+                history(pb.HistoryRecord.FromString(payload[start:stop]), count)
+            else:
+                if self._pending is not None:
+                    self._summary_bytes(*self._pending)
+                    self._pending = None
+                if kind == fmt.F_SUMMARY:
+                    self._pending = (bytes(payload[start:stop]), count)
+                elif kind:
+                    self._other(pb, kind, payload[start:stop], count)
+            self.offset = end
+        if self._pending is not None:
+            self._summary_bytes(*self._pending)
+            self._pending = None
+        read = count - self.records
+        self.records = count
+        if read:
+            self._summary_cache = None
+        return read
+
+    # -- folding records -------------------------------------------------------------------
+    def _other(self, pb: Any, kind: int, body: Any, num: int) -> None:
+        if kind == fmt.F_CONFIG:
+            self._config(pb.ConfigRecord.FromString(body))
+        elif kind == fmt.F_RUN:
+            self._run(pb.RunRecord.FromString(body), num)
+        elif kind == fmt.F_EXIT:
+            self.exit_code = pb.RunExitRecord.FromString(body).exit_code
+        elif kind == fmt.F_HEADER:
+            self.producer = pb.HeaderRecord.FromString(body).version_info.producer
+
+    def _history(self, rec: Any, num: int) -> None:
+        step = rec.step.num if rec.HasField("step") else None
+        from_item = step is None
+        steps, raws, last = self._steps, self._raw, self._hist_num
+        for item in rec.item:
+            key = item.key or ".".join(item.nested_key)
+            if key[0] == "_":
+                if step is None and key == "_step":
+                    step = int(_number(item.value_json))
+                continue
+            raw = item.value_json if item.value_json else _typed(item)
+            lst = steps.get(key)
+            if lst is None:
+                lst = steps[key] = []
+                raws[key] = []
+            lst.append(step)
+            raws[key].append(raw)
+            last[key] = num
+        if step is not None:
+            self.last_step = step
+            if from_item:  # rows written before `_step` was seen in this record
+                for key, n in last.items():
+                    if n == num and steps[key][-1] is None:
+                        steps[key][-1] = step
+
+    def _summary_bytes(self, body: bytes, num: int) -> None:
+        items = self._parsed.get(body)
+        if items is None:
+            from wandb.proto import wandb_internal_pb2 as pb
+
+            rec = pb.SummaryRecord.FromString(body)
+            items = [(_item_key(i), i.value_json) for i in rec.update]
+            for item in rec.remove:
+                self._removed[_item_key(item)] = num
+            if not rec.remove:
+                if len(self._parsed) > 256:
+                    self._parsed.clear()
+                self._parsed[body] = items
+        for key, raw in items:
+            if key.startswith(_INTERNAL):
+                continue
+            self._sum[key] = (num, raw)
+
+    def _config(self, rec: Any) -> None:
+        for item in rec.update:
+            path = _item_path(item)
+            if path[0] == _INTERNAL:
+                continue
+            _set_nested(self.config, path, _load(item.value_json))
+        for item in rec.remove:
+            _del_nested(self.config, _item_path(item))
+
+    def _run(self, rec: Any, num: int) -> None:
+        self.run_id = rec.run_id or self.run_id
+        self.name = rec.display_name or self.name or rec.run_id
+        self.project = rec.project or self.project
+        self.entity = rec.entity or self.entity
+        self.group = rec.run_group or self.group
+        self.job_type = rec.job_type or self.job_type
+        if rec.HasField("start_time"):
+            self.start_time = datetime.fromtimestamp(
+                rec.start_time.seconds + rec.start_time.nanos / 1e9, tz=timezone.utc
+            )
+        self._config(rec.config)
+        if rec.HasField("summary"):
+            self._summary_bytes(rec.summary.SerializeToString(), num)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Latest value per key: the later of the last history row and the last summary write."""
+        if self._summary_cache is not None:
+            return self._summary_cache
+        latest: dict[str, tuple[int, Any]] = dict(self._sum)
+        for key, num in self._hist_num.items():
+            if key not in latest or latest[key][0] < num:
+                latest[key] = (num, self._raw[key][-1])
+        out: dict[str, Any] = {}
+        for key in sorted(latest):
+            num, raw = latest[key]
+            if self._removed.get(key, -1) > num:
+                continue
+            out[key] = _load(raw) if isinstance(raw, str) else raw
+        self._summary_cache = out
+        return out
+
+    # -- reading out -----------------------------------------------------------------------
+    def history(self, keys: Iterable[str], samples: int | None = None) -> dict[str, Series]:
+        out: dict[str, Series] = {}
+        for key in keys:
+            steps = self._steps.get(key)
+            if steps is None:
+                out[key] = Series(key, np.empty(0), np.empty(0))
+                continue
+            values = np.fromiter((_number(v) for v in self._raw[key]), dtype=float, count=len(steps))
+            xs = np.asarray(steps, dtype=float)
+            xs, values = downsample(xs, values, samples)
+            out[key] = Series(key, xs, values)
+        return out
+
+    def raw_history(self, key: str) -> list[tuple[int, Any]]:
+        """(step, decoded value) pairs, non-numeric values included (tables, strings)."""
+        pairs = zip(self._steps.get(key, []), self._raw.get(key, []))
+        return [(s, _load(v) if isinstance(v, str) else v) for s, v in pairs]
+
+    def ref(self) -> RunRef:
+        return RunRef(
+            key=str(self.path),
+            id=self.run_id or _id_from_path(self.path),
+            name=self.name or self.run_id,
+            project=self.project,
+            entity=self.entity,
+            group=self.group,
+            job_type=self.job_type,
+            path=self.path,
+        )
+
+
+def _typed(item: Any) -> Any:
+    """Values of the typed HistoryItem fields (newer writers) as Python values."""
+    which = item.WhichOneof("value")
+    if which is None or which == "none":
+        return None
+    value = getattr(item, which)
+    if which == "json":
+        return _load(value)
+    return value
+
+
+def _id_from_path(path: Path) -> str:
+    stem = path.stem  # run-<id>
+    return stem[4:] if stem.startswith("run-") else stem
+
+
+def read_run(path: str | Path, verify: bool = True) -> OfflineRun:
+    """Read a whole `.wandb` file (or the one in a run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("run-*.wandb"))
+        if not found:
+            raise FileNotFoundError(f"no run-*.wandb in {path}")
+        path = found[-1]
+    run = OfflineRun(path)
+    run.refresh(verify=verify)
+    return run
+
+
+def find_wandb_files(root: Path) -> list[Path]:
+    """`.wandb` files under `root`: a wandb dir, a run dir, or a tree of rcstudio run dirs."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    patterns = ("run-*.wandb", "*run-*/run-*.wandb", "wandb/*run-*/run-*.wandb", "**/wandb/*run-*/run-*.wandb")
+    seen: dict[Path, None] = {}
+    for pattern in patterns:
+        for hit in root.glob(pattern):
+            seen.setdefault(hit, None)
+        if seen and pattern != "run-*.wandb":
+            break
+    return sorted(seen)
+
+
+class OfflineSource(MetricSource):
+    """Offline runs under one or more directories; each file is read once, then followed."""
+
+    def __init__(self, roots: Iterable[str | Path], verify: bool = True) -> None:
+        self.roots = [Path(r) for r in roots]
+        self.verify = verify
+        self._runs: dict[str, OfflineRun] = {}
+
+    def _scan(self) -> None:
+        for root in self.roots:
+            for path in find_wandb_files(root):
+                key = str(path)
+                if key not in self._runs:
+                    run = OfflineRun(path)
+                    run.refresh(self.verify)
+                    self._runs[key] = run
+
+    def runs(self) -> list[RunRef]:
+        self._scan()
+        # a resumed run (same id, several offline-run dirs): the newest file stands for it
+        latest: dict[str, OfflineRun] = {}
+        for key in sorted(self._runs):
+            run = self._runs[key]
+            latest[run.ref().id] = run
+        return [run.ref() for run in latest.values()]
+
+    def run(self, ref: RunRef) -> OfflineRun:
+        """The folded run, refreshed (reads only new records of a live run)."""
+        run = self._runs.get(ref.key)
+        if run is None:
+            run = OfflineRun(Path(ref.path or ref.key))
+            self._runs[ref.key] = run
+        run.refresh(self.verify)
+        return run
+
+    def config(self, run: RunRef) -> dict[str, Any]:
+        return self.run(run).config
+
+    def summary(self, run: RunRef) -> dict[str, Any]:
+        return self.run(run).summary
+
+    def history(self, run: RunRef, keys: Sequence[str], samples: int | None = None) -> dict[str, Series]:
+        return self.run(run).history(keys, samples)
+
+    def state(self, run: RunRef) -> str:
+        return self.run(run).state

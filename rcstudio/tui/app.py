@@ -1,0 +1,248 @@
+"""`rcstudio tui`: the runs table, with run, compare, confirm and help screens on top.
+
+All blocking work (poller, registry, `.wandb` files, W&B API, actions) runs in thread workers and
+comes back as messages; the table repaints from the last snapshot, so a hung Slurm or W&B shows in
+the status bar instead of freezing the UI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Header, Input
+
+from rcstudio.tui.backend import Backend, Snapshot
+from rcstudio.tui.data import SORT_KEYS, RunRow, all_tags, filter_rows, sort_rows
+from rcstudio.tui.screens import CompareScreen, ConfirmScreen, HelpScreen, RunScreen, binding_lines
+from rcstudio.tui.widgets import RunsTable, StatusBar
+
+
+class SnapshotReady(Message):
+    """A refresh finished in a worker."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class ActionDone(Message):
+    def __init__(self, text: str, error: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.error = error
+
+
+class RcStudioApp(App[None]):
+    """The dashboard. `clock` and `refresh_s` are injectable so snapshots are deterministic."""
+
+    TITLE = "rcstudio"
+    CSS = """
+    #filter { display: none; height: 3; }
+    #filter.-visible { display: block; }
+    RunsTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("t", "next_tag", "Tag filter"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("enter", "open", "Open", show=False),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("v", "compare", "Compare marked"),
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("r", "resubmit_run", "Resubmit"),
+        Binding("g", "refresh", "Refresh"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        refresh_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.backend = backend or Backend()
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.rows: list[RunRow] = []
+        self.filter_text = ""
+        self.tag: str | None = None
+        self.sort_key = "created"
+        self.sort_reverse = True
+        self.health_line = "loading..."
+        self.loaded = 0  # snapshots applied (tests wait on it)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Input(placeholder="filter: words, tag:X, state:RUNNING  (enter: apply, esc: clear)", id="filter")
+        yield RunsTable(id="runs")
+        yield StatusBar("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunsTable).focus()
+        self.refresh_runs()
+        if self.refresh_s > 0:
+            self.set_interval(self.refresh_s, self.refresh_runs)
+
+    # -- data ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="refresh")
+    def refresh_runs(self) -> None:
+        self.post_message(SnapshotReady(self.backend.snapshot()))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self.rows = message.snapshot.rows
+        self.health_line = message.snapshot.health.line()
+        status = self.query_one(StatusBar)
+        status.set_class(message.snapshot.health.degraded, "-degraded")
+        self.redraw()
+        self.loaded += 1
+
+    def visible_rows(self) -> list[RunRow]:
+        rows = filter_rows(self.rows, self.filter_text, self.tag)
+        return sort_rows(rows, self.sort_key, self.sort_reverse, now=self.clock())
+
+    def redraw(self) -> None:
+        rows = self.visible_rows()
+        self.query_one(RunsTable).show(rows, self.clock())
+        parts = [f"{len(rows)}/{len(self.rows)} runs", f"sort: {self.sort_key}{' desc' if self.sort_reverse else ''}"]
+        if self.filter_text:
+            parts.append(f"filter: {self.filter_text}")
+        if self.tag:
+            parts.append(f"tag: {self.tag}")
+        parts.append(self.health_line)
+        self.query_one(StatusBar).update("  |  ".join(parts))
+
+    def record(self, run_id: str | None) -> Any:
+        for row in self.rows:
+            if row.run_id == run_id:
+                return row.record
+        return None
+
+    @property
+    def current(self) -> Any:
+        return self.record(self.query_one(RunsTable).current_run_id)
+
+    # -- filter / sort ---------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.value = self.filter_text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.redraw()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one("#filter", Input).remove_class("-visible")
+        self.query_one(RunsTable).focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            self.filter_text = ""
+            box.remove_class("-visible")
+            self.query_one(RunsTable).focus()
+            self.redraw()
+            event.stop()
+
+    def action_next_tag(self) -> None:
+        tags = all_tags(self.rows)
+        if not tags:
+            self.tag = None
+        elif self.tag not in tags:
+            self.tag = tags[0]
+        else:
+            i = tags.index(self.tag) + 1
+            self.tag = tags[i] if i < len(tags) else None
+        self.redraw()
+
+    def action_next_sort(self) -> None:
+        i = SORT_KEYS.index(self.sort_key) + 1
+        self.sort_key = SORT_KEYS[i % len(SORT_KEYS)]
+        self.redraw()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.redraw()
+
+    def action_refresh(self) -> None:
+        self.refresh_runs()
+
+    def action_mark(self) -> None:
+        self.query_one(RunsTable).action_toggle_mark()
+
+    # -- screens ---------------------------------------------------------------------------
+    def action_open(self) -> None:
+        rec = self.current
+        if rec is not None:
+            self.push_screen(RunScreen(self.backend, rec, [r.record for r in self.rows if r.record.experiment == rec.experiment]))
+
+    @on(RunsTable.Opened)
+    def _opened(self, message: RunsTable.Opened) -> None:
+        self.action_open()
+
+    def action_compare(self) -> None:
+        table = self.query_one(RunsTable)
+        ids = [r.run_id for r in self.visible_rows() if r.run_id in table.marked]
+        if not ids and table.current_run_id:
+            ids = [table.current_run_id]
+        records = [self.record(i) for i in ids]
+        if records:
+            self.push_screen(CompareScreen(self.backend, records))
+
+    def action_help(self) -> None:
+        lines = binding_lines(self.BINDINGS) + [("space", "Mark / unmark for compare"), ("enter", "Open run")]
+        self.push_screen(HelpScreen(lines))
+
+    # -- actions with confirmation ---------------------------------------------------------
+    def _confirm_then(self, verb: str, fn: Callable[[Any], str]) -> None:
+        rec = self.screen.record if isinstance(self.screen, RunScreen) else self.current
+        if rec is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(fn, rec)
+
+        self.push_screen(ConfirmScreen(f"{verb} run {rec.name} ({rec.run_id})?"), answered)
+
+    def action_cancel_run(self) -> None:
+        self._confirm_then("Cancel", self.backend.cancel)
+
+    def action_resubmit_run(self) -> None:
+        self._confirm_then("Resubmit", self.backend.resubmit)
+
+    @work(thread=True, group="action")
+    def _run_action(self, fn: Callable[[Any], str], rec: Any) -> None:
+        try:
+            text = fn(rec)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the UI keeps going
+            self.post_message(ActionDone(f"{rec.name}: {exc}", error=True))
+            return
+        self.post_message(ActionDone(text))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, severity="error" if message.error else "information")
+        self.refresh_runs()
+
+
+def run_tui(runs_root: str | None = None, refresh_s: float = 5.0) -> None:
+    """Entry point of `rcstudio tui`."""
+    import os
+
+    if runs_root:
+        os.environ["RCSTUDIO_RUNS"] = str(runs_root)
+    RcStudioApp(refresh_s=refresh_s).run()

@@ -1,0 +1,164 @@
+"""Everything the dashboard reads or changes, behind one object that workers call (all blocking).
+
+`Backend.snapshot()` is one refresh: the poller's single squeue/sacct call, the registry read, the
+latest W&B metrics per run; it times each part so the status bar can say what is slow or down.
+Actions (cancel, resubmit) go through `rcstudio.launch`, never to Slurm directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcstudio.tracking.links import Linker
+from rcstudio.tui.data import RunRow
+
+SLOW_S = 2.0
+
+
+@dataclass
+class Health:
+    """How the last refresh went, part by part: `ok`, `slow (2.3s)` or `unreachable: ...`."""
+
+    parts: dict[str, str] = field(default_factory=dict)
+
+    def note(self, part: str, started: float, error: BaseException | None = None) -> None:
+        took = time.monotonic() - started
+        if error is not None:
+            self.parts[part] = f"unreachable: {str(error).splitlines()[0][:60] if str(error) else type(error).__name__}"
+        elif took > SLOW_S:
+            self.parts[part] = f"slow ({took:.1f}s)"
+        else:
+            self.parts[part] = "ok"
+
+    def line(self) -> str:
+        return "  ".join(f"{part}: {status}" for part, status in self.parts.items())
+
+    @property
+    def degraded(self) -> bool:
+        return any(status != "ok" for status in self.parts.values())
+
+
+@dataclass
+class Snapshot:
+    rows: list[RunRow]
+    health: Health
+
+
+class Backend:
+    """Registry + poller + W&B metrics + launch actions for the dashboard."""
+
+    def __init__(
+        self,
+        registry: Any = None,
+        poll: Callable[[], Any] | None = None,
+        metrics: bool = True,
+        linker: Linker | None = None,
+    ) -> None:
+        if registry is None:
+            from rcstudio.launch.registry import Registry
+
+            registry = Registry()
+        self.registry = registry
+        self._poll = poll if poll is not None else self._default_poll
+        self.metrics = metrics
+        self.linker = linker or Linker()
+        self._metric_cache: dict[str, dict[str, Any]] = {}
+
+    # -- refresh ---------------------------------------------------------------------------
+    def _default_poll(self) -> Any:
+        try:
+            from rcstudio.launch.poller import Poller
+        except ImportError:
+            return None
+        return Poller(self.registry).refresh()
+
+    def snapshot(self) -> Snapshot:
+        health = Health()
+        started = time.monotonic()
+        try:
+            self._poll()
+            health.note("scheduler", started)
+        except Exception as exc:  # the table still shows the last known states
+            health.note("scheduler", started, exc)
+        started = time.monotonic()
+        records = self.registry.list_runs()
+        health.note("registry", started)
+        rows = [RunRow(rec, self._metric_cache.get(rec.run_id, {})) for rec in records]
+        if self.metrics:
+            started = time.monotonic()
+            error: BaseException | None = None
+            for row in rows:
+                cached = self._metric_cache.get(row.run_id)
+                if cached is not None and cached.get("_final"):
+                    continue  # finished W&B runs are never re-read
+                try:
+                    latest = self.linker.latest(row.record)
+                except Exception as exc:  # noqa: BLE001 - one bad run must not blank the table
+                    error = exc
+                    continue
+                if row.record.finished and latest.get("_wandb_state") not in (None, "running"):
+                    latest["_final"] = True
+                self._metric_cache[row.run_id] = latest
+                row.metrics = latest
+            health.note("wandb", started, error)
+        return Snapshot(rows, health)
+
+    # -- run view --------------------------------------------------------------------------
+    def resolved_spec(self, record: Any) -> str:
+        path = Path(record.run_dir) / "spec.resolved.toml"
+        try:
+            return path.read_text()
+        except OSError as exc:
+            return f"# no resolved spec: {exc}"
+
+    def artifacts(self, record: Any) -> list[str]:
+        root = Path(record.run_dir)
+        compiled = root / "compiled"
+        if not compiled.is_dir():
+            return []
+        return [str(p.relative_to(root)) for p in sorted(compiled.rglob("*")) if p.is_file()]
+
+    def log_files(self, record: Any) -> list[Path]:
+        """Logs of a run: submitit's and the run dir's `logs/`, newest last."""
+        found: list[Path] = []
+        root = Path(record.run_dir)
+        for pattern in ("logs/**/*.out", "logs/**/*.err", "logs/**/*.log", "logs/*"):
+            for p in root.glob(pattern):
+                if p.is_file() and p not in found:
+                    found.append(p)
+        return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+    def jobs(self, record: Any) -> list[tuple[str, str]]:
+        """(scheduler id, state) of the run's job and array siblings."""
+        if not record.job_id:
+            return []
+        rows = [r for r in self.registry.list_runs(experiment=record.experiment) if r.job_id == record.job_id]
+        return [(r.scheduler_id or r.job_id, r.state) for r in sorted(rows, key=lambda r: (r.array_index or 0))]
+
+    def history(self, record: Any, keys: list[str], samples: int | None) -> dict[str, Any]:
+        return self.linker.history(record, keys, samples)
+
+    # -- actions ---------------------------------------------------------------------------
+    def cancel(self, record: Any) -> str:
+        from rcstudio import launch
+
+        fn = getattr(launch, "cancel_run", None) or _import("rcstudio.launch.actions", "cancel_run")
+        fn(record.run_id)
+        return f"cancelled {record.name}"
+
+    def resubmit(self, record: Any) -> str:
+        from rcstudio import launch
+
+        fn = getattr(launch, "resubmit_run", None) or _import("rcstudio.launch.actions", "resubmit_run")
+        result = fn(record.run_id)
+        return f"resubmitted {record.name}" + (f" ({result})" if isinstance(result, str) else "")
+
+
+def _import(module: str, name: str) -> Callable[..., Any]:
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,250 @@
+"""Screens: run details, compare charts, confirmation and key-binding help."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Label, Log, Static, TabbedContent, TabPane
+
+from rcstudio.tracking.links import wandb_url
+from rcstudio.tui.widgets import MetricChart
+
+RUN_METRICS = ["reward/total", "reward/outcome", "reward/rationale"]
+COMPARE_METRICS = ["reward/outcome", "reward/rationale", "reward/total", "reward/ap", "reward/rc"]
+LOG_TAIL_BYTES = 64 * 1024
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no before anything that changes a run (cancel, resubmit)."""
+
+    BINDINGS = [("y", "answer(True)", "Yes"), ("n,escape", "answer(False)", "No")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen Horizontal { height: auto; align: center middle; }
+    ConfirmScreen Button { margin: 1 2 0 2; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, id="question")
+            with Horizontal():
+                yield Button("Yes (y)", variant="error", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The key bindings of the screen below, generated from its BINDINGS."""
+
+    BINDINGS = [("escape,q,question_mark", "app.pop_screen", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Static { width: 70; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.lines = bindings
+
+    def compose(self) -> ComposeResult:
+        width = max((len(k) for k, _ in self.lines), default=4)
+        text = "\n".join(f"{key.ljust(width)}  {desc}" for key, desc in self.lines)
+        yield Static("[b]Key bindings[/b]\n\n" + text, id="help-text")
+
+
+def binding_lines(bindings: list[Any]) -> list[tuple[str, str]]:
+    out = []
+    for b in bindings:
+        if isinstance(b, Binding):
+            key, desc = b.key_display or b.key, b.description
+        else:
+            key, desc = b[0], b[2] if len(b) > 2 else b[1]
+        out.append((key.replace("question_mark", "?").replace("slash", "/"), desc))
+    return out
+
+
+class RunScreen(Screen[None]):
+    """One run: resolved spec and its diff, compiled artifacts, log tail, job states, chart."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("d", "next_diff", "Diff vs next run"),
+        Binding("f", "toggle_follow", "Follow log"),
+        Binding("c", "app.cancel_run", "Cancel"),
+        Binding("r", "app.resubmit_run", "Resubmit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    DEFAULT_CSS = """
+    RunScreen #run-title { height: auto; padding: 0 1; background: $boost; }
+    RunScreen Static.text { padding: 0 1; }
+    """
+
+    def __init__(self, backend: Any, record: Any, others: list[Any]) -> None:
+        super().__init__()
+        self.backend = backend
+        self.record = record
+        self.others = [r for r in others if r.run_id != record.run_id]
+        self.diff_index = 0
+        self.follow = True
+
+    def compose(self) -> ComposeResult:
+        rec = self.record
+        yield Static(
+            f"[b]{rec.name}[/b]  {rec.run_id}  {rec.kind}/{rec.engine or '-'}  {rec.state}  "
+            f"executor={rec.executor}  W&B: {wandb_url(rec)}",
+            id="run-title",
+        )
+        with TabbedContent(initial="tab-spec"):
+            with TabPane("Spec", id="tab-spec"):
+                yield Static(self.backend.resolved_spec(rec), id="spec", classes="text", markup=False)
+            with TabPane("Diff", id="tab-diff"):
+                yield Static("", id="diff", classes="text", markup=False)
+            with TabPane("Artifacts", id="tab-artifacts"):
+                files = self.backend.artifacts(rec)
+                yield Static("\n".join(files) or "(nothing compiled)", id="artifacts", classes="text", markup=False)
+            with TabPane("Logs", id="tab-logs"):
+                yield Log(id="log", max_lines=2000)
+            with TabPane("Jobs", id="tab-jobs"):
+                yield Static("", id="jobs", classes="text", markup=False)
+            with TabPane("Chart", id="tab-chart"):
+                yield MetricChart(title=rec.name, id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_diff()
+        jobs = self.backend.jobs(self.record)
+        text = "\n".join(f"{jid:<16} {state}" for jid, state in jobs) or f"no scheduler job (state {self.record.state})"
+        self.query_one("#jobs", Static).update(text)
+        self._log_pos: dict[Path, int] = {}
+        self.load_logs()
+        self.load_chart()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.follow:
+            self.load_logs()
+
+    def diff_text(self) -> str:
+        if not self.others:
+            return "(no other run to compare with)"
+        other = self.others[self.diff_index % len(self.others)]
+        mine = self.backend.resolved_spec(self.record).splitlines()
+        theirs = self.backend.resolved_spec(other).splitlines()
+        diff = list(difflib.unified_diff(theirs, mine, other.name, self.record.name, lineterm="", n=1))
+        return "\n".join(diff) if diff else f"(same resolved spec as {other.name})"
+
+    def show_diff(self) -> None:
+        self.query_one("#diff", Static).update(self.diff_text())
+
+    def action_next_diff(self) -> None:
+        self.diff_index += 1
+        self.show_diff()
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        self.notify("following the log" if self.follow else "log follow off")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(binding_lines(self.BINDINGS)))
+
+    @work(thread=True, exclusive=True, group="logs")
+    def load_logs(self) -> None:
+        """Append what the newest log gained since the last look (tail only on first read)."""
+        files = self.backend.log_files(self.record)
+        if not files:
+            return
+        path = files[-1]
+        pos = self._log_pos.get(path)
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                start = max(0, size - LOG_TAIL_BYTES) if pos is None else pos
+                fh.seek(start)
+                chunk = fh.read()
+        except OSError:
+            return
+        self._log_pos = {path: start + len(chunk)}
+        if chunk:
+            text = chunk.decode("utf-8", "replace")
+            header = f"==> {path.name} <==\n" if pos is None else ""
+            self.app.call_from_thread(self.query_one("#log", Log).write, header + text)
+
+    @work(thread=True, exclusive=True, group="chart")
+    def load_chart(self) -> None:
+        chart = self.query_one("#chart", MetricChart)
+        try:
+            hist = self.backend.history(self.record, RUN_METRICS, chart.samples())
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, f"W&B unreachable: {exc}", severity="warning")
+            return
+        series = [(key, s) for key, s in hist.items()]
+        self.app.call_from_thread(chart.set_series, series)
+
+
+class CompareScreen(Screen[None]):
+    """Overlay one metric of several runs (e.g. reward/outcome for alpha 0, 0.5, 0.8, 1)."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("n", "next_metric", "Next metric"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, backend: Any, records: list[Any], metrics: list[str] | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.records = records
+        self.metrics = metrics or list(COMPARE_METRICS)
+        self.metric_index = 0
+
+    @property
+    def metric(self) -> str:
+        return self.metrics[self.metric_index % len(self.metrics)]
+
+    def compose(self) -> ComposeResult:
+        names = ", ".join(r.name for r in self.records)
+        yield Static(f"[b]compare[/b] {len(self.records)} runs: {names}", id="compare-title", markup=True)
+        yield MetricChart(title=self.metric, id="compare-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def action_next_metric(self) -> None:
+        self.metric_index += 1
+        self.load()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(binding_lines(self.BINDINGS)))
+
+    @work(thread=True, exclusive=True, group="compare")
+    def load(self) -> None:
+        chart = self.query_one("#compare-chart", MetricChart)
+        metric = self.metric
+        series = []
+        for rec in self.records:
+            try:
+                hist = self.backend.history(rec, [metric], chart.samples())
+            except Exception as exc:  # noqa: BLE001
+                self.app.call_from_thread(self.notify, f"{rec.name}: {exc}", severity="warning")
+                continue
+            if metric in hist:
+                series.append((rec.name, hist[metric]))
+        self.app.call_from_thread(chart.set_series, series, metric)

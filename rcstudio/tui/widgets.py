@@ -1,0 +1,114 @@
+"""Small widgets of the dashboard: the runs table, the status bar and a metric chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+from rcstudio.tracking.source import Series
+from rcstudio.tui.data import HEADERS, STATE_STYLE, RunRow, row_cells
+
+
+class RunsTable(DataTable):
+    """One row per registry run; row keys are run ids. Marked rows (space) feed the compare view."""
+
+    class Opened(Message):
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    BINDINGS = [("space", "toggle_mark", "Mark")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.marked: set[str] = set()
+        self._rows: list[RunRow] = []
+
+    def on_mount(self) -> None:
+        for header in ("", *HEADERS):
+            self.add_column(header, key=header or "mark")
+
+    def show(self, rows: list[RunRow], now: float) -> None:
+        """Replace the rows, keeping the cursor on the same run when it is still shown."""
+        current = self.current_run_id
+        self._rows = rows
+        self.clear()
+        for row in rows:
+            cells = list(row_cells(row, now))
+            cells[5] = Text(cells[5], style=STATE_STYLE.get(cells[5], ""))
+            mark = "*" if row.run_id in self.marked else ""
+            self.add_row(mark, *cells, key=row.run_id)
+        if current is not None:
+            ids = [r.run_id for r in rows]
+            if current in ids:
+                self.move_cursor(row=ids.index(current))
+
+    @property
+    def current_run_id(self) -> str | None:
+        if not self._rows or self.cursor_row is None or self.cursor_row >= len(self._rows):
+            return None
+        return self._rows[self.cursor_row].run_id
+
+    @property
+    def current_row(self) -> RunRow | None:
+        if not self._rows or self.cursor_row >= len(self._rows):
+            return None
+        return self._rows[self.cursor_row]
+
+    def action_toggle_mark(self) -> None:
+        run_id = self.current_run_id
+        if run_id is None:
+            return
+        self.marked ^= {run_id}
+        self.update_cell(run_id, "mark", "*" if run_id in self.marked else "")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(self.Opened(str(event.row_key.value)))
+
+
+class StatusBar(Static):
+    """One line: counts, filter, and whether Slurm / W&B are slow or unreachable."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar.-degraded { background: $warning 40%; }
+    """
+
+
+class MetricChart(PlotextPlot):
+    """Several runs' series of one or more metrics, downsampled to the width before plotting."""
+
+    def __init__(self, title: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self._series: list[tuple[str, Series]] = []
+
+    def samples(self) -> int:
+        """Points per series worth drawing: two per terminal cell of width (braille resolution)."""
+        return max(40, 2 * (self.size.width or 80))
+
+    def set_series(self, series: list[tuple[str, Series]], title: str | None = None) -> None:
+        self._series = series
+        if title is not None:
+            self.title = title
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        plt.xlabel("step")
+        drawn = 0
+        for label, s in self._series:
+            if len(s):
+                plt.plot(s.steps.tolist(), s.values.tolist(), label=label, marker="braille")
+                drawn += 1
+        if not drawn:
+            plt.title(f"{self.title} (no data yet)")
+        self.refresh()

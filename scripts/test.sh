@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the project, starts the local Slurm cluster
+# (Debian's slurmctld/slurmd/slurmdbd + MariaDB + munge; needs root), then runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ "$(id -u)" = 0 ]; then
+  bash slurm/cluster.sh start
+else
+  echo "not root: the local Slurm cluster is not started; Slurm tests will skip" >&2
+fi
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
+exec python3 -m pytest -q "$@"
