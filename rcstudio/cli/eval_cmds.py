@@ -100,6 +100,7 @@ def arena_hard_cmd(
 def report_cmd(
     runs: list[str] = typer.Argument(..., help="registry run ids (or unique prefixes) or run directories"),
     fmt: str = typer.Option("text", "--format", help="text | markdown | csv"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="also write a grouped bar chart (PNG) here"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """The paper's table 2: RM-Bench chat/math/code/safety/overall, JudgeBench categories/overall, total."""
@@ -108,7 +109,11 @@ def report_cmd(
 
     if fmt not in report.FORMATS:
         raise UserError(f"unknown format {fmt!r}", key="--format", hint="use text, markdown or csv")
-    rows = [report.load_row(r) for r in runs]
+    rows = [row for r in runs for row in report.load_rows(r)]
+    if plot is not None:
+        from rcstudio.evals.plots import plot_table2
+
+        plot_table2(rows, plot)
     if as_json:
         _print_json({"rows": [r.to_json() for r in rows]})
         return

@@ -131,17 +131,14 @@ def compile_cmd(
              "script": str(c.plan.script) if c.plan.script else None, "argv": c.plan.argv,
              "files": [str(f) for f in c.files]} for c in compiled]})
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{loaded.experiment.name}: {len(compiled)} run(s) in {out}")
-    for col in ("run id", "name", "point", "launch", "files"):
-        table.add_column(col, overflow="fold")
+    typer.echo(f"compiled {len(compiled)} run{'s' if len(compiled) != 1 else ''} of "
+               f"{loaded.experiment.name} into {out}")
     for c in compiled:
         point = ", ".join(f"{k}={v}" for k, v in c.run.point.items()) or "-"
-        launch = f"sbatch {c.plan.script.relative_to(c.run_dir)}" if c.plan.mode == "sbatch" else " ".join(c.plan.argv[:2])
-        table.add_row(c.run.run_id, c.run.name, point, launch, ", ".join(str(f) for f in c.files))
-    Console().print(table)
+        launch = (f"sbatch {c.plan.script.relative_to(c.run_dir)}" if c.plan.mode == "sbatch"
+                  else " ".join(c.plan.argv[:2]) + " (submitit)")
+        typer.echo(f"  {c.run.run_id}  {c.run.name}  [{point}]  {launch}")
+        typer.echo(f"      {', '.join(str(f) for f in c.files)}")
 
 
 def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout.")) -> None:

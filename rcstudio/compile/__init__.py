@@ -58,9 +58,10 @@ def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchP
         from rcstudio.compile import nemo_aligner as na
 
         na.check(run)
-        overrides = na.build_overrides(run, run_dir)
+        items = na.override_items(run, run_dir)
+        overrides = na.render_overrides(items, run.spec.rl.engine_overrides)
         files["compiled/overrides.txt"] = "".join(o + "\n" for o in overrides)
-        files["compiled/config.yaml"] = na.render_config_yaml(run, overrides)
+        files["compiled/config.yaml"] = na.render_config_yaml(run, items)
         files["compiled/job.sbatch"] = na.render_sbatch(run, run_dir, overrides)
         plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", job_name=f"rcs-{run.name}",
                           nodes=run.spec.cluster.nodes, gpus_per_node=run.spec.cluster.gpus_per_node,

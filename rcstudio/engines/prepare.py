@@ -6,7 +6,8 @@ Writes, in `data/`:
   dataset reads `text`), the judge prompt wrapped in the chat format the actor expects;
 - `ground_truth.jsonl`: per prompt `{"prompt_sha", "id", "domain", "preference", "swapped",
   "human_checklist"}` - preference already flipped for swapped items (A = response2 then).
-Training prompts ask for a free number of reasons (top_k = 0), as in the paper's training.
+Prompts ask for `judge.top_k` reasons: training specs set 0 (a free number, as in the paper's
+training; the recipes do), evaluation asks for the top 5.
 Policy-RLHF runs get the conversation itself as the prompt, and rows carry `context` and a
 `reference` answer for the GenRM to compare against.
 """
@@ -78,14 +79,14 @@ def keep_for_training(item: Any, tie_policy: str) -> str | None:
 
 
 def judge_prompts(items: Iterable[Any], *, swap: str, seed: int, wrap: Callable[[str], str],
-                  template: str) -> list[Prompt]:
+                  template: str, top_k: int = 0) -> list[Prompt]:
     """GenRM training prompts (one per shown order) and their ground-truth rows."""
     from rcstudio.rationale.prompt import render_judge_prompt
 
     out = []
     for item in items:
         for swapped in orders(item.id, swap, seed):
-            text = wrap(render_judge_prompt(item, top_k=0, swapped=swapped, template=template))
+            text = wrap(render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template))
             pref = item.preference
             out.append(Prompt(text, {
                 "prompt_sha": prompt_sha(text),
@@ -206,7 +207,7 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
         if policy:
             return dedupe(policy_prompts(items, wrap_conversation=wrap_conv))
         return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
-                                    template=spec.judge.prompt_template))
+                                    template=spec.judge.prompt_template, top_k=spec.judge.top_k))
 
     train = build(usable(train_items))
     val = build(usable(val_items))

@@ -126,7 +126,8 @@ def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     n_boot = 100  # the official number of resamples (eval.bootstrap is for the rationale metrics)
     for path in files.stored:
         r = arena_hard.score_file(path, seed=ctx.spec.eval.seed, n_boot=n_boot)
-        ctx.record("arena-hard", Path(path).stem, {**r.to_json(), "seed": ctx.spec.eval.seed}, _flat_arena(r))
+        ctx.record("arena-hard", Path(path).stem, {"categories": r.to_json(), "seed": ctx.spec.eval.seed,
+                                                   "n_boot": n_boot}, _flat_arena(r))
     if files.inputs and not files.stored:
         from rcstudio.evals import tasks as T
 
@@ -136,6 +137,7 @@ def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
         r = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot)
         styled = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot, style_control=True)
         result = {"categories": r.to_json(), "style_controlled": styled.to_json(), "seed": ctx.spec.eval.seed,
+                  "n_boot": n_boot,
                   **ctx.judge_info("arena-hard", outcomes)}
         ctx.record("arena-hard", None, result, _flat_arena(r))
 
@@ -214,11 +216,17 @@ def run_eval_job(run_dir: str | Path, spec: Any, progress: bool = True) -> dict[
     return summary
 
 
-def table2_numbers(summary: dict[str, Any]) -> dict[str, float | None]:
-    """The paper's table 2 cells from a run's results (first judge of each benchmark)."""
+def table2_numbers(summary: dict[str, Any], judge: str | None = None) -> dict[str, float | None]:
+    """The paper's table 2 cells from a run's `benchmarks` results, for one judge (default: the first
+    judge of each benchmark)."""
+    def pick(bench: str) -> dict | None:
+        found = summary.get(bench, {})
+        if judge is not None:
+            return found.get(judge)
+        return next(iter(found.values()), None)
+
     out: dict[str, float | None] = {}
-    rm = next(iter(summary.get("rmbench", {}).values()), None)
-    jb = next(iter(summary.get("judgebench", {}).values()), None)
+    rm, jb = pick("rmbench"), pick("judgebench")
     for d in ("chat", "math", "code", "safety"):
         out[f"rmbench/{d}"] = rm["domains"][d]["score"] if rm and d in rm.get("domains", {}) else None
     out["rmbench/overall"] = rm["overall"] if rm else None
@@ -228,3 +236,8 @@ def table2_numbers(summary: dict[str, Any]) -> dict[str, float | None]:
     both = [out["rmbench/overall"], out["judgebench/overall"]]
     out["total"] = round(sum(both) / 2, 2) if all(v is not None for v in both) else None
     return out
+
+
+def table2_judges(summary: dict[str, Any]) -> list[str]:
+    """Judges with RM-Bench or JudgeBench results in a run, in order of appearance."""
+    return list(dict.fromkeys([*summary.get("rmbench", {}), *summary.get("judgebench", {})]))

@@ -51,8 +51,9 @@ def _run_dir(ref: str) -> tuple[str, Path]:
     return record.name or record.run_id, Path(record.run_dir)
 
 
-def load_row(ref: str) -> ReportRow:
-    """A registry run id (or unique prefix / name) or a run directory -> its table 2 cells."""
+def load_rows(ref: str) -> list[ReportRow]:
+    """A registry run id (or unique prefix / name) or a run directory -> its table 2 rows: one per
+    judge when the run scored several stored judges (named `run/judge`), else one."""
     name, run_dir = _run_dir(ref)
     summary_path = run_dir / "results" / "summary.json"
     if not summary_path.is_file():
@@ -62,10 +63,13 @@ def load_row(ref: str) -> ReportRow:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"unreadable results: {exc.msg}", file=summary_path, line=exc.lineno) from None
-    from rcstudio.evals.job import table2_numbers
+    from rcstudio.evals.job import table2_judges, table2_numbers
 
-    cells = table2_numbers(summary.get("benchmarks", {}))
-    return ReportRow(name, str(run_dir), cells)
+    benchmarks = summary.get("benchmarks", {})
+    judges = table2_judges(benchmarks)
+    if len(judges) <= 1:
+        return [ReportRow(name, str(run_dir), table2_numbers(benchmarks))]
+    return [ReportRow(f"{name}/{j}", str(run_dir), table2_numbers(benchmarks, j)) for j in judges]
 
 
 def _fmt(v: float | None) -> str:

@@ -257,9 +257,10 @@ def load_score_rows(path: str | Path) -> list[tuple[str, np.ndarray]]:
 
 
 def score_file(path: str | Path) -> RMBenchResult:
+    """Score a scores file; the order policy recorded is the rows' `order_policy` when they carry one."""
     rows = load_score_rows(path)
-    policy = "scores"
-    return score(rows, order_policy=policy)
+    first = read_records(path)[0].data
+    return score(rows, order_policy=str(first.get("order_policy", "scores")))
 
 
 def matrices_from_verdicts(

@@ -170,9 +170,13 @@ class CommandTask:
                 except ProcessLookupError:
                     pass
 
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
-                signal.signal(sig, forward)
-            rc = proc.wait()
+            signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+            previous = {sig: signal.signal(sig, forward) for sig in signals}
+            try:
+                rc = proc.wait()
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         if rc != 0:
             raise RuntimeError(f"{self.argv[0]} exited with status {rc}; see {self.stderr}")
         return rc

@@ -39,8 +39,9 @@ class Poller:
             runs = self.registry.unfinished()
         pending = [r for r in runs if not r.finished and r.job_id]
         by_executor: dict[str, list[tuple[RunRecord, JobRef]]] = defaultdict(list)
+        jobs = self.registry.jobs([r.job_id for r in pending])
         for run in pending:
-            by_executor[run.executor].append((run, job_ref(run, self.registry)))
+            by_executor[run.executor].append((run, job_ref(run, self.registry, jobs.get(run.job_id))))
         changes: dict[str, str] = {}
         t = time.time()
         for name, items in by_executor.items():

@@ -234,6 +234,22 @@ class Registry:
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _row_to_run(row) if row is not None else None
 
+    def existing(self, run_ids: Sequence[str], spec_hashes: Sequence[str] = ()) -> list[RunRecord]:
+        """Registered runs with any of these ids or spec hashes (one query; duplicate detection)."""
+        ids, hashes = list(run_ids), list(spec_hashes)
+        found: dict[str, RunRecord] = {}
+        with self._connect() as conn:
+            for column, values in (("run_id", ids), ("spec_hash", hashes)):
+                for start in range(0, len(values), 500):
+                    chunk = values[start:start + 500]
+                    rows = conn.execute(
+                        f"SELECT * FROM runs WHERE {column} IN ({', '.join('?' for _ in chunk)}) ORDER BY created_at",
+                        chunk,
+                    ).fetchall()
+                    for row in rows:
+                        found.setdefault(row["run_id"], _row_to_run(row))
+        return list(found.values())
+
     def find_by_spec_hash(self, spec_hash: str) -> list[RunRecord]:
         with self._connect() as conn:
             rows = conn.execute(
@@ -339,11 +355,20 @@ class Registry:
             self._insert_job(conn, job)
 
     def get_job(self, job_id: str) -> JobRecord | None:
+        return self.jobs([job_id]).get(job_id)
+
+    def jobs(self, job_ids: Sequence[str]) -> dict[str, JobRecord]:
+        """Job rows by id, in one query."""
+        ids = list(dict.fromkeys(job_ids))
+        out: dict[str, JobRecord] = {}
         with self._connect() as conn:
-            row = conn.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        if row is None:
-            return None
-        return JobRecord(
-            job_id=row["job_id"], executor=row["executor"], mode=row["mode"], folder=row["folder"],
-            submitted_at=row["submitted_at"], n_tasks=row["n_tasks"], meta=json.loads(row["meta"] or "{}"),
-        )
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows = conn.execute(f"SELECT * FROM jobs WHERE job_id IN ({', '.join('?' for _ in chunk)})",
+                                    chunk).fetchall()
+                for row in rows:
+                    out[row["job_id"]] = JobRecord(
+                        job_id=row["job_id"], executor=row["executor"], mode=row["mode"], folder=row["folder"],
+                        submitted_at=row["submitted_at"], n_tasks=row["n_tasks"],
+                        meta=json.loads(row["meta"] or "{}"))
+        return out

@@ -49,9 +49,18 @@ class SubmissionPlan:
 
     def discard(self) -> None:
         """Remove the run directories this plan created."""
+        parents = set()
         for prepared in self.runs:
             if prepared.created:
                 shutil.rmtree(prepared.run_dir, ignore_errors=True)
+                parents.add(prepared.run_dir.parent)
+        for parent in parents:  # the experiment dir, when only this call's leftovers remain in it
+            try:
+                if [p.name for p in parent.iterdir()] == [".submitit"]:
+                    shutil.rmtree(parent / ".submitit", ignore_errors=True)
+                parent.rmdir()
+            except OSError:
+                pass
 
     def describe(self) -> dict[str, Any]:
         command_runs = [p for p in self.runs if p.plan.mode == "command"]
@@ -107,15 +116,18 @@ def plan_spec(
     root = runs_root_for(spec)
     # Duplicates first: nothing is compiled for a spec that is already registered.
     if not force:
-        for run in runs:
-            existing = registry.find(run.run_id) or next(iter(registry.find_by_spec_hash(run.spec_hash)), None)
-            if existing is not None:
-                raise UserError(
-                    f"{run.name} already exists (run {existing.run_id}, {existing.state.lower()})",
-                    file=str(path), key="experiment",
-                    hint="use --force to submit it again under a new id, or `rcstudio resubmit "
-                         f"{existing.run_id}` to rerun that run",
-                )
+        taken = registry.existing([r.run_id for r in runs], [r.spec_hash for r in runs])
+        if taken:
+            by_key = {t.run_id: t for t in taken} | {t.spec_hash: t for t in taken}
+            run = next(r for r in runs if r.run_id in by_key or r.spec_hash in by_key)
+            existing = by_key.get(run.run_id) or by_key[run.spec_hash]
+            more = f" and {len(taken) - 1} more run(s) of this spec" if len(taken) > 1 else ""
+            raise UserError(
+                f"{run.name} already exists (run {existing.run_id}, {existing.state.lower()}){more}",
+                file=str(path), key="experiment",
+                hint="use --force to submit it again under a new id, or `rcstudio resubmit "
+                     f"{existing.run_id}` to rerun that run",
+            )
     if isinstance(executor, Executor):
         chosen = executor
     else:
@@ -230,14 +242,14 @@ def submit_spec(
     return execute_plan(plan, registry)
 
 
-def job_ref(record: RunRecord, registry: Registry | None = None) -> JobRef:
+def job_ref(record: RunRecord, registry: Registry | None = None, job: JobRecord | None = None) -> JobRef:
     """Rebuild the JobRef of a registered run (re-attaching after a restart)."""
     from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT
 
-    registry = registry or Registry()
     if record.job_id is None:
         raise UserError(f"run {record.run_id} has no job", hint="`rcstudio resubmit` submits it again")
-    job = registry.get_job(record.job_id)
+    if job is None:
+        job = (registry or Registry()).get_job(record.job_id)
     logs = Path(record.run_dir) / "logs"
     stdout, stderr = str(logs / LOG_STDOUT), str(logs / LOG_STDERR)
     mode, folder = ("local" if record.executor == "local" else "single"), ""

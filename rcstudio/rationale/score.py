@@ -274,7 +274,13 @@ def score_items(items: Sequence[PairItem], model_name: str, matcher: BaseMatcher
     """Sync wrapper of `ascore_items` (works inside a running event loop too)."""
     from rcstudio.rationale.llm import run_sync
 
-    return run_sync(lambda: ascore_items(items, model_name, matcher, **kwargs))
+    async def run() -> ScoreResult:
+        try:
+            return await ascore_items(items, model_name, matcher, **kwargs)
+        finally:
+            await matcher.aclose()
+
+    return run_sync(run)
 
 
 def score_match_file(

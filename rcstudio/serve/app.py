@@ -64,10 +64,13 @@ class _SyncCloser:
 
 def _warm(matcher: Any, section: Any) -> None:
     """Load what the first request would otherwise wait for (readiness means ready to score)."""
-    if getattr(matcher, "kind", "") == "embedding":
+    kind = getattr(matcher, "kind", "")
+    if kind == "embedding":
         from rcstudio.rationale.matchers.embedding import load_model
 
         load_model(section.embedding_model)
+    elif kind == "llm":
+        import openai  # noqa: F401  (a second of import on the first request otherwise)
 
 
 def build_backend(

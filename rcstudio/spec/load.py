@@ -37,19 +37,47 @@ _HEX_OK_KEYS = ("checkpoint", "model", "tokenizer")
 
 @dataclass
 class Origins:
-    """Dotted key -> (file, line) for every key written anywhere in the extends chain."""
+    """Dotted key -> (file, line) for every key written anywhere in the extends chain.
 
-    where: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    Files are scanned for line numbers only when an error needs one (the scan costs more than
+    parsing), in the order they were added: later files win, `--set` keys win over all.
+    """
+
     main_file: str = ""
+    _sources: list[tuple[str, str]] = field(default_factory=list)
+    _overrides: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    _where: dict[str, tuple[str, int | None]] | None = None
 
-    def add_file(self, file: str, lines: dict[tuple[str, ...], int]) -> None:
-        for path, line in lines.items():
-            self.where[".".join(path)] = (file, line)
+    def __eq__(self, other: object) -> bool:
+        # Where keys were written is metadata: two specs with equal values are equal specs.
+        return isinstance(other, Origins)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def add_file(self, file: str, text: str) -> None:
+        self._sources.append((file, text))
+        self._where = None
+
+    def add_override(self, dotted: str) -> None:
+        self._overrides[dotted] = (OVERRIDE_FILE, None)
+        self._where = None
+
+    @property
+    def where(self) -> dict[str, tuple[str, int | None]]:
+        if self._where is None:
+            where: dict[str, tuple[str, int | None]] = {}
+            for file, text in self._sources:
+                for path, line in line_map(text).items():
+                    where[".".join(path)] = (file, line)
+            where.update(self._overrides)
+            self._where = where
+        return self._where
 
     def locate(self, dotted: str) -> tuple[str, int | None]:
         parts = dotted.split(".")
+        where = self.where
         for n in range(len(parts), 0, -1):
-            hit = self.where.get(".".join(parts[:n]))
+            hit = where.get(".".join(parts[:n]))
             if hit:
                 return hit
         return (self.main_file, None)
@@ -59,8 +87,8 @@ class Origins:
         return UserError(message, file=file or None, line=line, key=key or None, hint=hint)
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
-    """Parsed TOML plus its key -> line map; a syntax error becomes a UserError at its line."""
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parsed TOML plus its text; a syntax error becomes a UserError at its line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -77,7 +105,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
             file=path, line=int(m.group(1)) if m else None,
             hint="check quotes, brackets and '=' on that line",
         ) from None
-    return data, line_map(text)
+    return data, text
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -114,14 +142,14 @@ def load_tree(path: Path, origins: Origins, chain: tuple[Path, ...] = ()) -> dic
         cycle = " -> ".join(p.name for p in chain + (path,))
         raise UserError(f"extends forms a cycle: {cycle}", file=chain[-1], key="extends",
                         hint="remove one of the extends lines")
-    data, lines = read_toml(path)
+    data, text = read_toml(path)
     own = Origins(main_file=str(path))
-    own.add_file(str(path), lines)
+    own.add_file(str(path), text)
     base: dict[str, Any] = {}
     if "extends" in data:
         parent = _resolve_extends(data["extends"], path, own)
         base = load_tree(parent, origins, chain + (path,))
-    origins.add_file(str(path), lines)
+    origins.add_file(str(path), text)
     merged = deep_merge(base, data)
     merged.pop("extends", None)
     return merged
@@ -144,7 +172,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Origins) -> dict[str, Any]:
     for text in overrides:
         dotted, value = parse_override(text)
-        origins.where[dotted] = (OVERRIDE_FILE, None)
+        origins.add_override(dotted)
         problem = speckeys.check_key(dotted)
         if problem:
             raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted, hint=problem[1])

@@ -44,9 +44,9 @@ def load_resolved(path: str | Path) -> Spec:
     path = Path(path)
     if path.is_dir():
         path = path / RESOLVED_NAME
-    data, lines = read_toml(path)
+    data, text = read_toml(path)
     origins = Origins(main_file=str(path))
-    origins.add_file(str(path), lines)
+    origins.add_file(str(path), text)
     spec = validate(data, origins)
     spec._origins = origins  # noqa: SLF001
     return spec

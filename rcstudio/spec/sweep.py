@@ -6,7 +6,6 @@ Each run carries its own resolved spec (no sweep, no variants left in it), a con
 
 from __future__ import annotations
 
-import copy
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -66,10 +65,19 @@ def make_run(spec: Spec, name: str, point: dict[str, Any]) -> RunSpec:
                    spec_hash=digest)
 
 
+def _copy_tree(node: Any) -> Any:
+    """Copy of a JSON-like tree (dicts, lists, scalars); much faster than copy.deepcopy."""
+    if isinstance(node, dict):
+        return {k: _copy_tree(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy_tree(v) for v in node]
+    return node
+
+
 def _point_spec(base: dict[str, Any], sets: dict[str, Any], spec: Spec, where: str, label: str) -> Spec:
     from rcstudio.spec.load import Origins, validate
 
-    data = copy.deepcopy(base)
+    data = _copy_tree(base)
     for key, value in sets.items():
         set_dotted(data, key, value)
     origins = spec._origins or Origins()  # noqa: SLF001

@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 Responder = Callable[[list[dict], str], str]
-FAILURE_KINDS = ("429", "500", "503", "malformed", "hang", "empty")
+FAILURE_KINDS = ("429", "500", "503", "400", "401", "malformed", "hang", "empty")
 
 
 class OpenAIStub:
@@ -57,6 +57,7 @@ class OpenAIStub:
         self.calls = 0
         self.failures_served = 0
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []  # Authorization header of each request (tests check keys)
         self.max_in_flight = 0
         self._in_flight = 0
         self._failures: deque[tuple[str, float | None]] = deque()
@@ -77,7 +78,9 @@ class OpenAIStub:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def fail_next(self, kind: str, times: int = 1, retry_after: float | None = None) -> None:
-        """Queue `times` failures of `kind` (429 | 500 | 503 | malformed | hang | empty) for the next requests."""
+        """Queue `times` failures of `kind` for the next requests: 429 (with Retry-After when given),
+        500/503, 400/401 (not retryable), malformed (200 + broken JSON), hang (no answer until
+        stop), empty (200 without choices)."""
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}; one of {FAILURE_KINDS}")
         with self._lock:
@@ -90,6 +93,7 @@ class OpenAIStub:
             self.failures_served = 0
             self.max_in_flight = 0
             self.requests.clear()
+            self.authorizations.clear()
 
     def start(self) -> OpenAIStub:
         ready = threading.Event()
@@ -164,6 +168,7 @@ class OpenAIStub:
         with self._lock:
             self.calls += 1
             self.requests.append(body)
+            self.authorizations.append(request.headers.get("Authorization", ""))
             failure = self._failures.popleft() if self._failures else None
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
@@ -199,6 +204,8 @@ class OpenAIStub:
             return _error(429, "rate limited (scripted)", "rate_limit_exceeded", headers)
         if kind in ("500", "503"):
             return _error(int(kind), "server error (scripted)", "server_error")
+        if kind in ("400", "401"):
+            return _error(int(kind), "refused (scripted)", "invalid_request_error")
         if kind == "malformed":
             return web.Response(status=200, text='{"id": "x", "choices": [', content_type="application/json")
         if kind == "empty":

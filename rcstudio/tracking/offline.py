@@ -157,21 +157,26 @@ class OfflineRun:
         count = self.records
         kind_of = fmt.record_kind
         history = self._history
-        for payload, end in fmt.iter_records(data, self.offset, verify=verify, base=base):
-            count += 1
-            kind, start, stop = kind_of(payload)
-            if kind == fmt.F_HISTORY:
-                self._pending = None  # the mirror of this row
-                history(pb.HistoryRecord.FromString(payload[start:stop]), count)
-            else:
-                if self._pending is not None:
-                    self._summary_bytes(*self._pending)
-                    self._pending = None
-                if kind == fmt.F_SUMMARY:
-                    self._pending = (bytes(payload[start:stop]), count)
-                elif kind:
-                    self._other(pb, kind, payload[start:stop], count)
-            self.offset = end
+        parse_history = pb.HistoryRecord.FromString
+        offset = self.offset
+        try:
+            for payload, end in fmt.iter_records(data, offset, verify=verify, base=base):
+                count += 1
+                kind, start, stop = kind_of(payload)
+                if kind == 2:  # fmt.F_HISTORY
+                    self._pending = None  # the summary record before a row mirrors it
+                    history(parse_history(payload[start:stop]), count)
+                else:
+                    if self._pending is not None:
+                        self._summary_bytes(*self._pending)
+                        self._pending = None
+                    if kind == fmt.F_SUMMARY:
+                        self._pending = (bytes(payload[start:stop]), count)
+                    elif kind:
+                        self._other(pb, kind, payload[start:stop], count)
+                offset = end
+        finally:
+            self.offset = offset
         if self._pending is not None:
             self._summary_bytes(*self._pending)
             self._pending = None
@@ -197,7 +202,8 @@ class OfflineRun:
         from_item = step is None
         steps, raws, last = self._steps, self._raw, self._hist_num
         for item in rec.item:
-            key = item.key or ".".join(item.nested_key)
+            nested = item.nested_key
+            key = item.key or (nested[0] if len(nested) == 1 else ".".join(nested))
             if key[0] == "_":
                 if step is None and key == "_step":
                     step = int(_number(item.value_json))

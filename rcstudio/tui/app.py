@@ -59,6 +59,7 @@ class RcStudioApp(App[None]):
         Binding("c", "cancel_run", "Cancel"),
         Binding("r", "resubmit_run", "Resubmit"),
         Binding("g", "refresh", "Refresh"),
+        Binding("m", "more", "More rows", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
@@ -112,8 +113,12 @@ class RcStudioApp(App[None]):
 
     def redraw(self) -> None:
         rows = self.visible_rows()
-        self.query_one(RunsTable).show(rows, self.clock())
-        parts = [f"{len(rows)}/{len(self.rows)} runs", f"sort: {self.sort_key}{' desc' if self.sort_reverse else ''}"]
+        table = self.query_one(RunsTable)
+        table.show(rows, self.clock())
+        count = f"{len(rows)}/{len(self.rows)} runs"
+        if len(rows) > table.limit:
+            count += f" (first {table.limit} shown: / filters, m shows more)"
+        parts = [count, f"sort: {self.sort_key}{' desc' if self.sort_reverse else ''}"]
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         if self.tag:
@@ -180,6 +185,10 @@ class RcStudioApp(App[None]):
 
     def action_refresh(self) -> None:
         self.refresh_runs()
+
+    def action_more(self) -> None:
+        self.query_one(RunsTable).limit += RunsTable.PAGE
+        self.redraw()
 
     def action_mark(self) -> None:
         self.query_one(RunsTable).action_toggle_mark()

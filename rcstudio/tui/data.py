@@ -11,6 +11,8 @@ from typing import Any
 
 COLUMNS = ("name", "kind", "engine", "point", "executor", "state", "elapsed", "reward/total", "reward/rationale", "eval")
 HEADERS = ("Name", "Kind", "Engine", "Swept", "Exec", "State", "Elapsed", "R total", "R rat", "Eval")
+# fixed widths: DataTable then never measures cells, which is what makes 10,000 rows paint fast
+WIDTHS = (34, 11, 12, 16, 6, 9, 8, 7, 7, 24)
 SORT_KEYS = ("created", "name", "state", "elapsed", "reward/total", "reward/rationale")
 STATE_STYLE = {
     "RUNNING": "bold green",
@@ -80,13 +82,17 @@ def eval_cell(metrics: dict[str, Any]) -> str:
     return "-"
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
 def row_cells(row: RunRow, now: float) -> tuple[str, ...]:
     rec = row.record
     return (
-        rec.name,
+        _clip(rec.name, WIDTHS[0]),
         rec.kind,
         rec.engine or "-",
-        format_point(rec.point) or "-",
+        _clip(format_point(rec.point) or "-", WIDTHS[3]),
         rec.executor,
         rec.state,
         format_elapsed(row.elapsed(now)),

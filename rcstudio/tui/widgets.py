@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from rcstudio.tracking.source import Series
-from rcstudio.tui.data import HEADERS, STATE_STYLE, RunRow, row_cells
+from rcstudio.tui.data import HEADERS, STATE_STYLE, WIDTHS, RunRow, row_cells
 
 
 class RunsTable(DataTable):
@@ -22,19 +22,25 @@ class RunsTable(DataTable):
             self.run_id = run_id
 
     BINDINGS = [("space", "toggle_mark", "Mark")]
+    PAGE = 1000  # rows drawn at once; `m` draws more (a filter is the better tool past that)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.marked: set[str] = set()
         self._rows: list[RunRow] = []
+        self.limit = self.PAGE
+        self.total = 0
 
     def on_mount(self) -> None:
-        for header in ("", *HEADERS):
-            self.add_column(header, key=header or "mark")
+        self.add_column("", key="mark", width=1)
+        for header, width in zip(HEADERS, WIDTHS):
+            self.add_column(header, key=header, width=width)
 
     def show(self, rows: list[RunRow], now: float) -> None:
-        """Replace the rows, keeping the cursor on the same run when it is still shown."""
+        """Replace the rows (at most `limit`), keeping the cursor on the same run when shown."""
         current = self.current_run_id
+        self.total = len(rows)
+        rows = rows[: self.limit]
         self._rows = rows
         self.clear()
         for row in rows:

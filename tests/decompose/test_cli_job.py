@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,46 @@ def test_compiled_data_run_executes_through_run_job(stub, hs3_file, tmp_path, mo
     for root, _, files in os.walk(tmp_path):
         for name in files:
             assert secret.encode() not in open(os.path.join(root, name), "rb").read(), name
+
+
+def _controller_answers() -> bool:
+    from rcstudio.launch.slurm import controller_answers
+
+    return controller_answers()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def test_submitted_data_spec_runs_on_executor(stub, hs3_file, tmp_path, executor):
+    """`rcstudio submit` of a kind = "data" spec: compiled, run by the executor, COMPLETED in the registry."""
+    if executor == "slurm" and not _controller_answers():
+        pytest.skip("no Slurm controller answers sinfo: start one with `bash slurm/cluster.sh start`")
+    out = tmp_path / f"checklists-{executor}.jsonl"
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"""
+[experiment]
+name = "dec-{executor}"
+kind = "data"
+[decompose]
+input = "{hs3_file}"
+output = "{out}"
+[reward.matcher]
+endpoint = "{stub.base_url}"
+model = "decomposer"
+max_retries = 0
+[cluster]
+executor = "{executor}"
+gpus_per_node = 0
+cpus_per_task = 1
+time = "00:10:00"
+[tracking]
+mode = "disabled"
+""")
+    proc = subprocess.run([sys.executable, "-m", "rcstudio", "submit", str(spec), "-e", executor, "--wait", "--json"],
+                          capture_output=True, text=True, timeout=400, env={**os.environ})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = json.loads(proc.stdout)["runs"]
+    assert run["state"] == "COMPLETED" and run["kind"] == "data" and run["executor"] == executor
+    assert len(out.read_text().splitlines()) == 5
+    summary = json.loads((Path(run["run_dir"]) / "results" / "decompose_summary.json").read_text())
+    assert (summary["kept"], summary["filtered"], summary["failed"]) == (5, 4, 1)

@@ -53,3 +53,4 @@ def test_audit_markdown_escapes_cells_and_shows_status():
     assert "| **Annotator 1** (-2): uses a \\| pipe<br>and a newline | 1. Response 1 a\\|b |" in md
     assert "kept, 1 items" in md and "failed (LLMError: boom)" in md and "_(no reasoning)_" in md
     assert "- 'A is better': generic" in md and "2 of 10 pairs sampled (seed 4)" in md
+    assert md.count("<details><summary>conversation and responses</summary>") == 2 and "--- Response 2 ---" in md

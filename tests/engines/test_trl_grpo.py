@@ -17,6 +17,7 @@ from rcstudio.engines import trl_grpo
 from rcstudio.engines.grpo_reward import SHARED_KEYS, HybridReward
 from rcstudio.errors import UserError
 from rcstudio.rationale.data import load_pairs
+from rcstudio.rationale.parse import parse_judgment
 from rcstudio.rationale.reward import RewardSettings
 from rcstudio.spec import dump_resolved, load_spec
 
@@ -118,16 +119,21 @@ def _prime_tiny_judge(out_dir: Path, items, rows) -> Path:
         return f"<RESULT_START>\n1. {item.outputs['evidence-judge'].checklist[0]}\n\\boxed{{{verdict}}}\n<RESULT_END>"
 
     targets = [target(i) for i in items]
-    path = build_tiny_model("tiny://random?layers=2&hidden=64&vocab=400", [r["prompt"] for r in rows] + targets * 5, out_dir)
+    path = build_tiny_model("tiny://random?layers=2&hidden=64&vocab=600", [r["prompt"] for r in rows] + targets * 5, out_dir)
     tok, lm = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
     torch.manual_seed(0)
-    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
-    for _ in range(45):
-        for row, text in zip(rows, targets):
-            p, y = tok(row["prompt"])["input_ids"], tok(text)["input_ids"] + [tok.eos_token_id]
+    opt = torch.optim.AdamW(lm.parameters(), lr=5e-3)
+    encoded = [(tok(r["prompt"])["input_ids"], tok(t)["input_ids"] + [tok.eos_token_id]) for r, t in zip(rows, targets)]
+    for step in range(1, 151):
+        for p, y in encoded:
             lm(input_ids=torch.tensor([p + y]), labels=torch.tensor([[-100] * len(p) + y])).loss.backward()
         opt.step()
         opt.zero_grad()
+        if step % 15 == 0:  # stop as soon as greedy decoding gives a well-formed judgment for every prompt
+            with torch.no_grad():
+                outs = [lm.generate(torch.tensor([p]), max_new_tokens=len(y) + 4, do_sample=False)[0, len(p):] for p, y in encoded]
+            if all(parse_judgment(tok.decode(o, skip_special_tokens=True)).ok for o in outs):
+                break
     lm.save_pretrained(path)
     return path
 
@@ -137,11 +143,11 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     from rcstudio.engines.dispatch import run_job
     from rcstudio.tracking.offline import find_wandb_files, read_run
 
-    items = load_pairs(quickstart_pairs).items[:4]
+    items = load_pairs(quickstart_pairs).items[:2]
     rows = trl_grpo.training_rows(items, "none", 0, 0, "rcstudio-genrm-v1")
     model = _prime_tiny_judge(tmp_path / "judge", items, rows)
-    spec = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=4',
-                        'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.temperature=0.7',
+    spec = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
+                        'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.temperature=0.3',
                         'reward.form="additive"', 'reward.alpha=0.5'])
     run_dir = tmp_path / "runs" / "quickstart" / "quickstart-tinytrl"
     run_dir.mkdir(parents=True)
@@ -168,8 +174,8 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     assert "reward/rc" in keys  # parsed, right or wrong, the additive reward matched their reasons
 
     # preempted/requeued job: same run dir, more steps -> continues from checkpoint-2
-    longer = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=4',
-                          'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.max_steps=3',
+    longer = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
+                          'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.max_steps=3', 'rl.temperature=0.3',
                           'reward.form="additive"', 'reward.alpha=0.5'])
     again = trl_grpo.run_training(run_dir, longer)
     assert again["resumed_from"].endswith("checkpoint-2")

@@ -32,6 +32,13 @@ def test_stored_outputs_no_judge_calls(tmp_path, shared_dir, eval_spec, offline_
     assert rm["overall"] == 100.0
     assert summary["table2"]["rmbench/overall"] == 100.0
     assert json.loads((results / "summary.json").read_text())["run_id"] == "evaltest-0001"
+    from rcstudio.evals.report import load_rows, render
+
+    rows = {r.name: r for r in load_rows(str(run_dir))}
+    assert len(rows) == 6  # five stored JudgeBench judges + the RM-Bench scores file
+    sky_row = rows["evaltest-0001/reward_model,judge_model=Skywork_Skywork-Reward-Gemma-2-27B"]
+    assert sky_row.cells["judgebench/overall"] == 64.29 and sky_row.cells["rmbench/overall"] is None
+    assert "64.3" in render(list(rows.values()), "markdown")
     logged = offline_summary(run_dir)
     assert logged["eval/judgebench/arena_hard_judge_model_o1-mini-2024-09-12/micro"] == 65.71
     assert logged["eval/rmbench/rmbench_scores/overall"] == 100.0
@@ -133,3 +140,28 @@ def test_benchmark_names_resolve_in_the_data_dir(tmp_path, shared_dir, eval_spec
                                   judge={"endpoint": "http://x/v1"}))
     assert [p.rsplit("/", 1)[-1] for p in plan["judgebench"].inputs] == ["judgebench_gpt-4o-2024-05-13.jsonl"]
     assert len(plan["rmbench"].inputs) == 2
+
+
+@pytest.mark.slow
+def test_live_hs3_atomic_both_orders(tmp_path, eval_spec, offline_summary):
+    from rcstudio.engines.dispatch import resolve_source
+
+    pairs = resolve_source("pkg://rcstudio/data/quickstart/pairs.jsonl")
+    with OpenAIStub(_reply) as stub:
+        spec = eval_spec(
+            judge={"endpoint": stub.base_url, "model": "my/genrm", "top_k": 5},
+            data={"eval": [pairs], "max_items": 6},
+            eval={"benchmarks": ["hs3-atomic"], "order_policy": "both", "bootstrap": 50},
+            reward={"matcher": {"kind": "embedding"}},
+        )
+        run_dir = tmp_path / "evaltest-hs3"
+        run_eval_job(run_dir, spec, progress=False)
+        assert stub.calls == 12
+        assert "<RESULT_START>" in stub.requests[0]["messages"][-1]["content"]  # the GenRM prompt
+    res = json.loads((run_dir / "results" / "hs3-atomic.json").read_text())
+    assert res["items"] == 12 and res["model"] == "my_genrm"
+    # Always "A>B" as shown: right in exactly one of the two orders of every non-tie item.
+    assert res["oa"]["mean"] == pytest.approx(0.5)
+    assert res["settings"]["prompt_version"] == "rcstudio-genrm-v1" and res["settings"]["order_policy"] == "both"
+    assert 0.0 <= res["rc"]["mean"] <= 1.0
+    assert offline_summary(run_dir)["eval/hs3_atomic/rc"] == pytest.approx(res["rc"]["mean"])

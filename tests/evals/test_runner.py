@@ -76,7 +76,7 @@ def test_endpoint_failures_are_counted_and_retried_on_resume(tmp_path, pairs):
         assert stub.calls == 2 and summarize(again)["call_failures"] == 0
 
 
-def _tiny_model(path):
+def _tiny_model(path, chat_template=None):
     """A 2-layer Llama with random weights and a BPE tokenizer trained here with `tokenizers`."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -91,6 +91,8 @@ def _tiny_model(path):
     tok.decoder = decoders.ByteLevel()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>")
+    if chat_template:
+        fast.chat_template = chat_template
     fast.save_pretrained(path)
     import torch
 
@@ -122,6 +124,17 @@ def test_local_transformers_model_plumbing(tmp_path, pairs):
     assert backend.generate_one(tasks[0].messages) == outcomes[tasks[0].key].text
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and {r["key"] for r in rows} == {t.key for t in tasks}
+
+
+@pytest.mark.slow
+def test_local_model_with_a_chat_template(tmp_path, pairs):
+    template = "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}</s>{% endfor %}<s>assistant:"
+    model_dir = _tiny_model(tmp_path / "tiny-chat", chat_template=template)
+    backend = LocalHFBackend(str(model_dir), max_new_tokens=4)
+    tasks = T.judgebench_tasks(pairs[:1], PAIRWISE_VERSION)
+    outcomes = JudgeRunner(backend, None, progress=False).run(tasks)
+    assert all(isinstance(o.text, str) and o.error for o in outcomes.values())
+    assert backend.describe()["backend"] == "local"
 
 
 def test_task_keys_must_be_unique(tmp_path):

@@ -125,3 +125,11 @@ def test_no_secret_columns(registry):
     conn = sqlite3.connect(registry.path)
     columns = {row[1] for table in ("runs", "jobs") for row in conn.execute(f"PRAGMA table_info({table})")}
     assert not {c for c in columns if any(w in c.lower() for w in ("key", "token", "secret", "password"))}
+
+
+def test_existing_finds_by_id_or_hash_in_one_query(registry):
+    registry.add_runs([rec("a-1", spec_hash="h1"), rec("a-2", spec_hash="h2"), rec("a-3", spec_hash="h3")])
+    found = registry.existing(["a-1", "zzz"], ["h3", "nope"])
+    assert sorted(r.run_id for r in found) == ["a-1", "a-3"]
+    assert registry.existing([], []) == []
+    assert set(registry.jobs(["7", "missing"])) == set()  # rows carry job 7, but no job row was added

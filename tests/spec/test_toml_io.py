@@ -81,6 +81,7 @@ def test_resolved_spec_round_trip_keeps_hash_and_gated_alpha(tmp_path):
         again = load_resolved(tmp_path)
         assert spec_hash(again) == run.spec_hash
         assert dump_resolved(again) == text
+        assert again == run.spec
 
 
 def test_every_example_spec_round_trips(repo_root):

@@ -31,6 +31,29 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 
+def _pair_details(item: PairItem, limit: int = 1500) -> list[str]:
+    """The conversation and both responses, folded, so a reviewer can check the items against them."""
+
+    def clip(text: str) -> str:
+        text = text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more characters]"
+        return text.replace("~~~", "~ ~ ~")  # keep the fence closed
+
+    turns = "\n".join(f"[{m.get('role', 'user')}] {m.get('content', '')}" for m in item.context) or "(none)"
+    return [
+        "<details><summary>conversation and responses</summary>",
+        "",
+        "~~~text",
+        clip(turns),
+        "--- Response 1 ---",
+        clip(item.response1),
+        "--- Response 2 ---",
+        clip(item.response2),
+        "~~~",
+        "</details>",
+        "",
+    ]
+
+
 def render_audit(entries: Sequence[AuditEntry], *, source: str, model: str, prompt_version: str, total: int, seed: int) -> str:
     lines = [
         "# Decomposition audit",
@@ -46,7 +69,8 @@ def render_audit(entries: Sequence[AuditEntry], *, source: str, model: str, prom
     ]
     for i, e in enumerate(entries, 1):
         o = e.outcome
-        pref = "" if e.item.preference is None else f" · preference {e.item.preference:+d}"
+        p = e.item.preference
+        pref = "" if p is None else " · tie" if p == 0 else f" · preference {p:+d}"
         n = "" if o.n_items is None else f", {o.n_items} items"
         status = o.status + (f" ({o.reason})" if o.reason else "") + n
         lines += [f"## {i}. `{e.item.id}` · {e.item.domain}{pref} · {status}", ""]
@@ -62,6 +86,7 @@ def render_audit(entries: Sequence[AuditEntry], *, source: str, model: str, prom
         else:
             items_cell = f"_(empty: {_cell(d.empty_reason or 'no reason given')})_"
         lines += ["| source reasoning | resulting items |", "|---|---|", f"| {source_cell} | {items_cell} |", ""]
+        lines += _pair_details(e.item)
         if d is not None and d.dropped:
             lines.append("Dropped:")
             lines += [f"- {t.text!r}: {t.reason}" for t in d.dropped]

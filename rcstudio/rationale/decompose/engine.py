@@ -19,6 +19,7 @@ from rcstudio.rationale.decompose.outcome import Bounds, PairOutcome, Summary, c
 from rcstudio.rationale.decompose.prompt import PROMPT_VERSION, Annotation, render_decompose_messages
 from rcstudio.rationale.decompose.reply import Decomposition, Dropped, parse_reply
 from rcstudio.rationale.decompose.sources import annotations_for
+from rcstudio.rationale.llm import run_sync
 from rcstudio.rationale.schema import PairItem
 
 NO_REASONING = "no annotator reasoning"
@@ -181,8 +182,8 @@ def decompose_file(
     items = load_items(data, skipped)
     own = client is None
     client = client or _make_client(llm_cfg)
-    summary = asyncio.run(
-        _with_client(
+    summary = run_sync(
+        lambda: _with_client(
             client,
             own,
             lambda c: decompose_items(items, out, c, model=llm_cfg.model, bounds=bounds, source=str(data), progress=progress),
@@ -222,6 +223,8 @@ def audit_file(
         raise UserError("--audit needs a positive number of pairs", key="audit")
     if not data.exists():
         raise UserError(f"input file not found: {data}", file=str(data))
+    if out_md.resolve() == data.resolve():
+        raise UserError("--out must differ from --data", file=str(out_md), hint="write the audit to a .md file")
     items = load_items(data)
     picked = [items[i] for i in sample_indices(len(items), n, seed)]
     stored = [_stored_outcome(it) for it in picked]
@@ -238,7 +241,7 @@ def audit_file(
         async def go(c: Any) -> list[PairOutcome]:
             return list(await asyncio.gather(*(_decompose_one(c, it, annotations_for(it), bounds) for it in picked)))
 
-        outcomes = asyncio.run(_with_client(client, own, go))
+        outcomes = run_sync(lambda: _with_client(client, own, go))
         model, version = llm_cfg.model, PROMPT_VERSION
     entries = [AuditEntry(it, annotations_for(it), o) for it, o in zip(picked, outcomes)]
     text = render_audit(entries, source=str(data), model=model, prompt_version=version, total=len(items), seed=seed)

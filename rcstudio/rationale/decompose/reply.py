@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,7 +34,6 @@ class Decomposition:
     items: tuple[str, ...]
     dropped: tuple[Dropped, ...] = ()
     empty_reason: str | None = None
-    notes: tuple[str, ...] = field(default=())  # local rules that changed the model's list
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,7 +114,6 @@ def parse_reply(text: str) -> Decomposition:
 
     items: list[str] = []
     seen: set[str] = set()
-    notes: list[str] = []
     for i, raw in enumerate(raw_items):
         item = resolve_mentions(_as_text(raw, f"items[{i}]"))
         if not item:
@@ -123,10 +121,8 @@ def parse_reply(text: str) -> Decomposition:
         key = item.casefold().rstrip(".")
         if key in seen:
             dropped.append(Dropped(item, "duplicate of an earlier item (merged)"))
-            notes.append("merged a duplicate")
         elif is_generic(item):
             dropped.append(Dropped(item, "generic preference, nothing checkable"))
-            notes.append("dropped a generic item")
         else:
             seen.add(key)
             items.append(item)
@@ -142,4 +138,4 @@ def parse_reply(text: str) -> Decomposition:
             empty_reason = "every proposed item was generic or a duplicate"
     else:
         empty_reason = None
-    return Decomposition(tuple(items), tuple(dropped), empty_reason, tuple(notes))
+    return Decomposition(tuple(items), tuple(dropped), empty_reason)

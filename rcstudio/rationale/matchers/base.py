@@ -56,15 +56,24 @@ class BaseMatcher:
                 raise MatchError(f"item {req.item_id}: {res}") from res
         return out  # type: ignore[return-value]
 
+    async def aclose(self) -> None:
+        """Release loop-bound resources (HTTP connections); the matcher reopens them when used again."""
+
+    async def _then_release(self, coro: Any) -> Any:
+        try:
+            return await coro
+        finally:
+            await self.aclose()  # the event loop of a sync call ends here: close its connections
+
     def match(self, requests: Sequence[MatchRequest]) -> list[np.ndarray]:
         from rcstudio.rationale.llm import run_sync
 
-        return run_sync(lambda: self.amatch(requests))
+        return run_sync(lambda: self._then_release(self.amatch(requests)))
 
     def match_partial(self, requests: Sequence[MatchRequest]) -> list[np.ndarray | Exception]:
         from rcstudio.rationale.llm import run_sync
 
-        return run_sync(lambda: self.amatch_partial(requests))
+        return run_sync(lambda: self._then_release(self.amatch_partial(requests)))
 
     def stats(self) -> dict[str, float]:
         return {}

@@ -125,6 +125,9 @@ class LLMMatcher(BaseMatcher):
         s = self.client.stats()
         return {**s, "latency_ms": s["latency_ms_mean"]}
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     def close(self) -> None:
         if self.client.cache is not None:
             self.client.cache.close()

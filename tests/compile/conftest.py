@@ -1,0 +1,61 @@
+"""Fixtures for compiler tests: spec files, Hydra composition against the shared NeMo-Aligner conf."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rcstudio.compile import compile_run
+from rcstudio.spec import expand, load_spec
+
+CONF_SUBPATH = "reference/nemo-aligner-v0.7.0-conf"
+
+
+@pytest.fixture(scope="session")
+def nemo_conf(shared_dir) -> Path:
+    conf = shared_dir / CONF_SUBPATH
+    if not (conf / "gpt_reinforce_actor.yaml").is_file():
+        pytest.skip(f"{conf} has no gpt_reinforce_actor.yaml")
+    return conf
+
+
+def hydra_compose(conf_dir: Path, overrides: list[str], resolve: bool = True) -> dict:
+    """Compose like NeMo-Aligner's script does: its resolvers registered, Hydra's compose API."""
+    import warnings
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    for name, fn in (("multiply", lambda x, y: x * y), ("int_div", lambda x, y: x // y),
+                     ("subtract", lambda x, y: x - y)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with initialize_config_dir(version_base=None, config_dir=str(conf_dir)):
+            cfg = compose(config_name="gpt_reinforce_actor", overrides=overrides)
+    return OmegaConf.to_container(cfg, resolve=resolve)
+
+
+@pytest.fixture
+def compile_spec(tmp_path):
+    """compile_spec(text, overrides=(), out=None) -> list[CompiledRun] (one per run)."""
+
+    def _compile(text: str, overrides=(), out: Path | None = None):
+        spec_file = tmp_path / "spec.toml"
+        spec_file.write_text(textwrap.dedent(text).lstrip("\n"))
+        out = out or tmp_path / "runs"
+        return [compile_run(run, out / run.run_id) for run in expand(load_spec(spec_file, overrides))]
+
+    return _compile
+
+
+GENRM = """
+[experiment]
+name = "genrm"
+
+[judge]
+checkpoint = "/ckpt/qwen3-14b.nemo"
+"""

@@ -1,0 +1,42 @@
+"""Launch plans: command runs (TRL, eval, data) vs the NeMo-Aligner hetjob."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import GENRM  # noqa: E402  (tests/compile/conftest.py)
+
+
+def test_trl_eval_and_data_runs_are_commands(compile_spec):
+    runs = compile_spec(GENRM + """
+        [rl]
+        engine = "trl"
+        algorithm = "grpo"
+        [cluster]
+        gpus_per_node = 1
+        cpus_per_task = 2
+        time = "00:30:00"
+        partition = "debug"
+        setup = ["source /env/bin/activate"]
+    """)
+    (c,) = runs
+    assert c.plan.mode == "command" and c.plan.script is None
+    assert c.plan.argv == ["rcstudio", "run-job", "--run-dir", str(c.run_dir)]
+    assert (c.plan.nodes, c.plan.gpus_per_node, c.plan.cpus_per_task) == (1, 1, 2)
+    assert (c.plan.time, c.plan.partition, c.plan.setup) == ("00:30:00", "debug", ["source /env/bin/activate"])
+    assert not (c.run_dir / "compiled" / "job.sbatch").exists()
+    for sub in ("compiled", "data", "logs", "results", "checkpoints", "wandb"):
+        assert (c.run_dir / sub).is_dir()
+    meta = json.loads((c.run_dir / "compiled" / "run.json").read_text())
+    assert meta["plan"]["mode"] == "command" and meta["run_id"] == c.run.run_id
+
+    (e,) = compile_spec('[experiment]\nname = "ev"\nkind = "eval"\n[eval]\nbenchmarks = ["judgebench"]\n')
+    assert e.plan.mode == "command" and e.plan.argv[:2] == ["rcstudio", "run-job"]
+    assert (e.run_dir / "spec.resolved.toml").is_file()
+
+
+def test_nemo_runs_are_sbatch_plans(compile_spec):
+    (c,) = compile_spec(GENRM)
+    assert c.plan.mode == "sbatch" and c.plan.argv == []
+    assert {str(f) for f in c.files} == {"spec.resolved.toml", "compiled/overrides.txt", "compiled/config.yaml",
+                                        "compiled/job.sbatch", "compiled/run.json"}

@@ -1,0 +1,192 @@
+"""The async LLM client against the loopback OpenAI-compatible stub (real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from rcstudio.rationale.llm import LLMClient, LLMConfig, LLMError, ResponseCache, cache_key, run_sync
+from rcstudio.testing.openai_stub import OpenAIStub
+
+
+def msgs(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def config(stub: OpenAIStub, **kw) -> LLMConfig:
+    base = dict(base_url=stub.base_url, model="m", timeout_s=5.0, max_retries=3, backoff_base_s=0.01, backoff_max_s=0.05)
+    base.update(kw)
+    return LLMConfig(**base)
+
+
+@pytest.fixture
+def echo():
+    with OpenAIStub(lambda m, model: f"reply to {m[-1]['content']}") as server:
+        yield server
+
+
+async def test_completion_and_wire_format(echo, monkeypatch):
+    monkeypatch.setenv("MY_MATCHER_KEY", "sk-test-secret")
+    client = LLMClient(config(echo, api_key_env="MY_MATCHER_KEY", temperature=0.3, max_tokens=77))
+    out = await client.complete(msgs("hi"))
+    assert out.text == "reply to hi" and not out.cached and out.attempts == 1
+    body = echo.requests[0]
+    assert body["model"] == "m" and body["temperature"] == 0.3 and body["max_tokens"] == 77
+    assert body["messages"] == msgs("hi")
+    assert echo.authorizations[0] == "Bearer sk-test-secret"
+    monkeypatch.delenv("MY_MATCHER_KEY")
+    await LLMClient(config(echo, api_key_env="MY_MATCHER_KEY")).complete(msgs("x"))
+    assert echo.authorizations[1] == "Bearer EMPTY"
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("kind", ["429", "500", "503", "malformed", "empty"])
+async def test_transient_failures_are_retried(echo, kind, transport):
+    echo.fail_next(kind, times=2)
+    client = LLMClient(config(echo, transport=transport))
+    out = await client.complete(msgs("q"))
+    assert out.text == "reply to q" and out.attempts == 3
+    assert echo.calls == 3 and client.stats()["retries"] == 2
+
+
+async def test_retry_after_is_honoured(echo):
+    echo.fail_next("429", retry_after=0.3)
+    start = time.perf_counter()
+    out = await LLMClient(config(echo)).complete(msgs("q"))
+    assert out.attempts == 2
+    assert time.perf_counter() - start >= 0.3  # waited at least what the server asked for
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+async def test_timeout_then_success(echo, transport):
+    echo.fail_next("hang")
+    client = LLMClient(config(echo, timeout_s=0.3, transport=transport))
+    out = await client.complete(msgs("q"))
+    assert out.text == "reply to q" and out.attempts == 2 and echo.calls == 2
+
+
+async def test_gives_up_after_max_retries(echo, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-printed")
+    echo.fail_next("500", times=10)
+    client = LLMClient(config(echo, max_retries=2))
+    with pytest.raises(LLMError) as err:
+        await client.complete(msgs("q"))
+    assert "3 attempts" in str(err.value) and "HTTP 500" in str(err.value)
+    assert "sk-never-printed" not in str(err.value)
+    assert echo.calls == 3 and client.stats()["errors"] == 1
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+async def test_client_errors_are_not_retried(echo, transport):
+    echo.fail_next("401")
+    client = LLMClient(config(echo, transport=transport))
+    with pytest.raises(LLMError, match="HTTP 401"):
+        await client.complete(msgs("q"))
+    assert echo.calls == 1
+    await client.aclose()
+
+
+async def test_unreachable_endpoint_is_retried_then_fails():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = LLMClient(LLMConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, backoff_base_s=0.01))
+    with pytest.raises(LLMError, match="connection error"):
+        await client.complete(msgs("q"))
+    assert client.stats()["retries"] == 1
+
+
+async def test_reask_on_invalid_reply():
+    replies = iter(["not a number", "42"])
+    with OpenAIStub(lambda m, model: next(replies)) as stub:
+        client = LLMClient(config(stub))
+        out = await client.complete(msgs("give a number"), validate=int, reask=1)
+        assert out.value == 42 and client.stats()["reasks"] == 1
+        second = stub.requests[1]["messages"]
+        assert second[0] == msgs("give a number")[0]
+        assert second[1] == {"role": "assistant", "content": "not a number"}
+        assert "could not be used" in second[2]["content"] and "invalid literal" in second[2]["content"]
+
+
+async def test_reask_exhausted_raises():
+    with OpenAIStub("never a number") as stub:
+        client = LLMClient(config(stub))
+        with pytest.raises(LLMError, match="still unusable after 2 asks"):
+            await client.complete(msgs("n"), validate=int, reask=1)
+        assert stub.calls == 2
+
+
+async def test_cache_survives_restart_and_resumes(echo, tmp_path):
+    path = tmp_path / "cache.sqlite"
+    prompts = [msgs(f"q{i}") for i in range(10)]
+    first = LLMClient(config(echo), cache=ResponseCache(path))
+    await first.complete_many(prompts[:6])  # an "interrupted" run: only 6 of 10 done
+    assert echo.calls == 6
+    second = LLMClient(config(echo), cache=ResponseCache(path))  # a new process, same cache file
+    out = await second.complete_many(prompts)
+    assert [o.text for o in out] == [f"reply to q{i}" for i in range(10)]
+    assert echo.calls == 10 and second.stats()["cache_hits"] == 6
+    third = LLMClient(config(echo), cache=ResponseCache(path))
+    again = await third.complete_many(prompts, progress=True)
+    assert echo.calls == 10 and all(o.cached for o in again)
+    assert third.stats()["calls"] == 0 and third.stats()["cache_hit_rate"] == 1.0
+    other = LLMClient(config(echo, temperature=0.7), cache=ResponseCache(path))
+    await other.complete(prompts[0])  # other sampling parameters: another key
+    assert echo.calls == 11
+
+
+async def test_only_validated_replies_are_cached(tmp_path):
+    replies = iter(["bad", "bad", "7"])
+    with OpenAIStub(lambda m, model: next(replies)) as stub:
+        cache = ResponseCache(tmp_path / "c.sqlite")
+        client = LLMClient(config(stub), cache=cache)
+        with pytest.raises(LLMError):
+            await client.complete(msgs("n"), validate=int, reask=1)
+        assert len(cache) == 0
+        assert (await client.complete(msgs("n"), validate=int)).value == 7
+        assert cache.get(cache_key("m", msgs("n"), client.cfg.params())) == "7"
+
+
+async def test_concurrency_is_capped():
+    with OpenAIStub("ok", latency_s=0.1) as stub:
+        client = LLMClient(config(stub, concurrency=4))
+        await client.complete_many([msgs(str(i)) for i in range(16)])
+        assert stub.max_in_flight == 4
+        wide = LLMClient(config(stub, concurrency=32))
+        stub.reset_counters()
+        await wide.complete_many([msgs(f"w{i}") for i in range(32)])
+        assert stub.max_in_flight == 32  # the stub serves requests concurrently (non-blocking latency)
+
+
+async def test_complete_many_return_exceptions(echo):
+    echo.fail_next("401")
+    client = LLMClient(config(echo, concurrency=1))
+    out = await client.complete_many([msgs("a"), msgs("b")], return_exceptions=True)
+    assert isinstance(out[0], LLMError) and out[1].text == "reply to b"
+    with pytest.raises(ValueError):
+        await client.complete_many([msgs("a")], validators=[int, int])
+
+
+def test_run_sync_inside_and_outside_a_loop(echo):
+    client = LLMClient(config(echo))
+    assert run_sync(lambda: client.complete(msgs("sync"))).text == "reply to sync"
+
+    async def inside():
+        return run_sync(lambda: client.complete(msgs("nested")))
+
+    assert asyncio.run(inside()).text == "reply to nested"
+
+
+def test_models_endpoint_and_config_from_section(echo):
+    import httpx
+
+    data = httpx.get(echo.base_url + "/models").json()
+    assert data["data"][0]["id"] == "stub-model"
+    cfg = LLMConfig.from_section({"endpoint": echo.base_url, "model": "x", "concurrency": 8, "timeout_s": None})
+    assert (cfg.base_url, cfg.model, cfg.concurrency, cfg.timeout_s) == (echo.base_url, "x", 8, 120.0)
+    with pytest.raises(ValueError):
+        LLMClient(LLMConfig(base_url="", model="x"))
