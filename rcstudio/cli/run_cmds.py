@@ -17,6 +17,7 @@ from rcstudio.errors import JobFailed, UserError
 
 SET_HELP = "Override a key: --set rl.lr=1e-6 (value read as TOML, else a string). Repeatable."
 EXECUTORS = ("auto", "local", "slurm")
+SHOWN = 20  # rows of the table `submit` prints
 
 
 def _echo_json(obj: Any) -> None:
@@ -115,12 +116,14 @@ def submit(
         out.print(f"[bold]dry run[/]: {len(described['runs'])} run(s) via {described['executor']}, "
                   f"{described['submissions']} submission(s)"
                   + (f", job array(s) of {described['arrays']}" if described["arrays"] else ""))
-        for item in described["runs"]:
+        for item in described["runs"][:SHOWN]:
             res = item["resources"]
             out.print(f"  {item['run_id']}  {item['name']}  [dim]{item['mode']}[/]")
             out.print(f"    {item['launch']}", markup=False, highlight=False)
             out.print(f"    nodes={res['nodes']} gpus/node={res['gpus_per_node']} cpus={res['cpus_per_task']} "
                       f"time={res['time'] or '-'} partition={res['partition'] or '-'}", markup=False)
+        if len(described["runs"]) > SHOWN:
+            out.print(f"  ... and {len(described['runs']) - SHOWN} more (--json lists every run)")
         out.print("nothing submitted; `rcstudio compile SPEC --out DIR` keeps the compiled files")
         return
     records = execute_plan(plan, registry)
@@ -128,7 +131,9 @@ def submit(
     if not as_json:
         out = _console()
         out.print(f"submitted {len(records)} run(s) via {plan.executor.name}: job(s) {', '.join(jobs)}")
-        out.print(_runs_table(records))
+        out.print(_runs_table(records[:SHOWN]))
+        if len(records) > SHOWN:
+            out.print(f"... and {len(records) - SHOWN} more (rcstudio ls --experiment {records[0].experiment})")
     if wait:
         records = _wait(records, as_json)
     if as_json:
@@ -136,7 +141,7 @@ def submit(
     if wait:
         bad = [r for r in records if r.state != "COMPLETED"]
         if not as_json:
-            _console().print(_runs_table(records, title="final states"))
+            _console().print(_runs_table(records[:SHOWN], title="final states"))
         if bad:
             raise JobFailed(f"{len(bad)} of {len(records)} run(s) did not complete: "
                             + ", ".join(f"{r.run_id} {r.state}" for r in bad)

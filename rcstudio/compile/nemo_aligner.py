@@ -12,6 +12,7 @@ Checks NeMo would only make at run time (batch divisibility, lengths, intervals)
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -76,50 +77,50 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
     spec, rl, cluster, tracking = run.spec, run.spec.rl, run.spec.cluster, run.spec.tracking
     data = Path(run_dir) / "data"
     val = str(data / "val_prompts.jsonl")
-    o: list[tuple[str, Any, bool]] = [
-        ("trainer.num_nodes", cluster.nodes, False),
-        ("trainer.devices", cluster.gpus_per_node, False),
-        ("trainer.reinforce.max_epochs", rl.epochs, False),
-        ("trainer.reinforce.max_steps", rl.max_steps, False),
-        ("trainer.reinforce.val_check_interval", rl.val_check_interval, False),
-        ("trainer.reinforce.save_interval", rl.save_interval, False),
-        ("trainer.reinforce.initial_policy_kl_penalty", rl.kl_beta, False),
-        ("trainer.reinforce.num_rollouts_per_prompt", rl.rollouts_per_prompt, False),
-        ("remote_rm.reward_model.port", cluster.reward_port, False),
-        ("pretrained_checkpoint.restore_from_path", restore_path(spec), False),
-        ("model.encoder_seq_length", rl.effective_seq_length, False),
-        ("model.global_batch_size", rl.mini_batch_size * rl.rollouts_per_prompt, False),
-        ("model.micro_batch_size", rl.micro_batch_size, False),
-        ("model.seed", rl.seed, False),
-        ("++model.tensor_model_parallel_size", rl.tensor_parallel, False),
-        ("++model.pipeline_model_parallel_size", rl.pipeline_parallel, False),
-        ("model.optim.lr", rl.lr, False),
-        ("model.reinforce.num_rollout_samples", rl.global_batch_size, False),
-        ("model.reinforce.rollout_micro_batch_size", rl.rollout_micro_batch_size, False),
-        ("model.reinforce.sampling_params.temperature", rl.temperature, False),
-        ("model.reinforce.sampling_params.top_p", rl.top_p, False),
-        ("model.reinforce.length_params.max_length", rl.max_generation_tokens, False),
+    o: list[tuple[str, Any]] = [  # "++" marks keys absent from the YAML
+        ("trainer.num_nodes", cluster.nodes),
+        ("trainer.devices", cluster.gpus_per_node),
+        ("trainer.reinforce.max_epochs", rl.epochs),
+        ("trainer.reinforce.max_steps", rl.max_steps),
+        ("trainer.reinforce.val_check_interval", rl.val_check_interval),
+        ("trainer.reinforce.save_interval", rl.save_interval),
+        ("trainer.reinforce.initial_policy_kl_penalty", rl.kl_beta),
+        ("trainer.reinforce.num_rollouts_per_prompt", rl.rollouts_per_prompt),
+        ("remote_rm.reward_model.port", cluster.reward_port),
+        ("pretrained_checkpoint.restore_from_path", restore_path(spec)),
+        ("model.encoder_seq_length", rl.effective_seq_length),
+        ("model.global_batch_size", rl.mini_batch_size * rl.rollouts_per_prompt),
+        ("model.micro_batch_size", rl.micro_batch_size),
+        ("model.seed", rl.seed),
+        ("++model.tensor_model_parallel_size", rl.tensor_parallel),
+        ("++model.pipeline_model_parallel_size", rl.pipeline_parallel),
+        ("model.optim.lr", rl.lr),
+        ("model.reinforce.num_rollout_samples", rl.global_batch_size),
+        ("model.reinforce.rollout_micro_batch_size", rl.rollout_micro_batch_size),
+        ("model.reinforce.sampling_params.temperature", rl.temperature),
+        ("model.reinforce.sampling_params.top_p", rl.top_p),
+        ("model.reinforce.length_params.max_length", rl.max_generation_tokens),
         ("model.data.data_prefix", {"train": [str(data / "train_prompts.jsonl")], "validation": [val],
-                                    "test": [val]}, False),
-        ("exp_manager.explicit_log_dir", str(Path(run_dir) / "checkpoints"), False),
-        ("exp_manager.name", run.name, False),
-        ("exp_manager.create_wandb_logger", tracking.mode != "disabled", False),
-        ("exp_manager.wandb_logger_kwargs.project", tracking.project, False),
-        ("exp_manager.wandb_logger_kwargs.name", run.name, False),
+                                    "test": [val]}),
+        ("exp_manager.explicit_log_dir", str(Path(run_dir) / "checkpoints")),
+        ("exp_manager.name", run.name),
+        ("exp_manager.create_wandb_logger", tracking.mode != "disabled"),
+        ("exp_manager.wandb_logger_kwargs.project", tracking.project),
+        ("exp_manager.wandb_logger_kwargs.name", run.name),
     ]
     if spec.judge.chat_format == "chatml":
-        o.append(("model.reinforce.sampling_params.end_strings", CHATML_END_STRINGS, False))
+        o.append(("model.reinforce.sampling_params.end_strings", CHATML_END_STRINGS))
     if tracking.mode != "disabled":
         o += [
-            ("++exp_manager.wandb_logger_kwargs.id", run.run_id, False),
-            ("++exp_manager.wandb_logger_kwargs.group", tracking.group or spec.experiment.name, False),
-            ("++exp_manager.wandb_logger_kwargs.save_dir", str(run_dir), False),
-            ("++exp_manager.wandb_logger_kwargs.offline", tracking.mode == "offline", False),
-            ("++exp_manager.wandb_logger_kwargs.job_type", "actor", False),
+            ("++exp_manager.wandb_logger_kwargs.id", run.run_id),
+            ("++exp_manager.wandb_logger_kwargs.group", tracking.group or spec.experiment.name),
+            ("++exp_manager.wandb_logger_kwargs.save_dir", str(run_dir)),
+            ("++exp_manager.wandb_logger_kwargs.offline", tracking.mode == "offline"),
+            ("++exp_manager.wandb_logger_kwargs.job_type", "actor"),
         ]
         if tracking.entity:
-            o.append(("++exp_manager.wandb_logger_kwargs.entity", tracking.entity, False))
-    return [(key.removeprefix("++"), value, key.startswith("++")) for key, value, _ in o]
+            o.append(("++exp_manager.wandb_logger_kwargs.entity", tracking.entity))
+    return [(key.removeprefix("++"), value, key.startswith("++")) for key, value in o]
 
 
 def render_overrides(items: list[Item], engine_overrides: list[str]) -> list[str]:
@@ -129,6 +130,14 @@ def render_overrides(items: list[Item], engine_overrides: list[str]) -> list[str
 def build_overrides(run: RunSpec, run_dir: Path) -> list[str]:
     """The actor's Hydra overrides for this run (without the reward server's ip, known at run time)."""
     return render_overrides(override_items(run, run_dir), run.spec.rl.engine_overrides)
+
+
+@functools.lru_cache(maxsize=1)
+def _override_parser():
+    """Hydra's override parser (building one registers its grammar functions: slow, so once)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
 
 
 # -- compile-time checks ---------------------------------------------------------------------------
@@ -152,9 +161,7 @@ def check(run: RunSpec) -> None:
         raise _error(spec, "rl.tensor_parallel", "tensor_parallel x pipeline_parallel exceeds the actor GPUs")
     if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
         raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
+    parser = _override_parser() if rl.engine_overrides else None
     for i, text in enumerate(rl.engine_overrides):
         try:
             parser.parse_override(text)
@@ -283,9 +290,7 @@ def _overrides_as_tree(items: list[Item], engine_overrides: list[str]) -> dict[s
     for key, value, _ in items:
         put(key, value)
     if engine_overrides:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        parser = OverridesParser.create()
+        parser = _override_parser()
         for text in engine_overrides:
             ov = parser.parse_override(text)
             if not ov.is_delete():

@@ -216,6 +216,13 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
+    warnings = []
+    if len(val) < spec.rl.global_batch_size and not spec.cluster.actor_command:
+        warnings.append(
+            f"{len(val)} validation prompts are fewer than one validation batch (NeMo-Aligner's "
+            f"num_val_samples defaults to rl.global_batch_size = {spec.rl.global_batch_size}): validation "
+            "will see no batch; add data.eval or set rl.engine_overrides = "
+            "[\"model.reinforce.num_val_samples=N\"]")
     rows = {p.row["prompt_sha"]: p.row for p in train + val}
     summary = {
         "train_prompts": _write_jsonl(data_dir / TRAIN_FILE, ({"text": p.text} for p in train)),
@@ -225,9 +232,12 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
         "dropped": dropped,
         "sources": notes,
         "chat_format": spec.judge.chat_format,
+        "warnings": warnings,
     }
     (run_dir / "results").mkdir(exist_ok=True)
     (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"prepared {summary['train_prompts']} train / {summary['val_prompts']} val prompts, "
           f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}", flush=True)
+    for w in warnings:
+        print(f"warning: {w}", flush=True)
     return summary

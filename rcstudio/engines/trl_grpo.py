@@ -322,4 +322,8 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     results = run_dir / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    if preemption.requested:
+        # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
+        raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "
+                        f"{summary['checkpoint']}; rerunning the job resumes from it")
     return summary

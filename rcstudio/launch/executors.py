@@ -19,7 +19,19 @@ from typing import Any
 
 from rcstudio.errors import UserError
 from rcstudio.launch import slurm
-from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, CommandTask, JobRef, PlanView, mem_to_gb, time_to_minutes
+from rcstudio.launch.jobs import (
+    LOCAL_STATE,
+    LOG_STDERR,
+    LOG_STDOUT,
+    CommandTask,
+    JobRef,
+    LocalSweepTask,
+    PlanView,
+    mem_to_gb,
+    read_state,
+    time_to_minutes,
+    write_state,
+)
 
 
 @dataclass(frozen=True)
@@ -75,13 +87,16 @@ _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hol
 
 
 class LocalExecutor(Executor):
-    """submitit's LocalExecutor: one background process per run, logs in `run_dir/logs/`."""
+    """submitit's LocalExecutor: one background process per run, logs in `run_dir/logs/`.
+
+    A sweep larger than its `array_parallelism` becomes ONE local job that runs at most that many
+    commands at a time (each run records its state in `logs/local.state`), so a big sweep does not
+    start every process at once on a workstation.
+    """
 
     name = "local"
 
     def submit(self, compiled: Sequence[Any]) -> list[JobRef]:
-        import submitit
-
         subs = [as_submission(c) for c in compiled]
         for sub in subs:
             if sub.plan.mode != "command":
@@ -91,19 +106,46 @@ class LocalExecutor(Executor):
                     key="cluster.executor",
                     hint='submit it to a Slurm cluster (--executor slurm), or use rl.engine = "trl" here',
                 )
-        refs = []
+        if not subs:
+            return []
+        parallelism = max(1, subs[0].plan.array_parallelism)
+        if len(subs) > parallelism:
+            return self._submit_sweep(subs, parallelism)
+        return [self._submit_one(sub) for sub in subs]
+
+    @staticmethod
+    def _executor(folder: Path, plan: PlanView, minutes: int) -> Any:
+        import submitit
+
+        ex = submitit.LocalExecutor(folder=folder)
+        params: dict[str, Any] = {"timeout_min": minutes}
+        if plan.setup:
+            params["setup"] = list(plan.setup)
+        ex.update_parameters(**params)
+        return ex
+
+    def _submit_one(self, sub: Submission) -> JobRef:
+        folder = sub.run_dir / "logs" / "submitit"
+        task = command_task(sub)
+        job = self._executor(folder, sub.plan, time_to_minutes(sub.plan.time)).submit(task)
+        _LOCAL_JOBS[str(job.job_id)] = job
+        return JobRef(str(job.job_id), "local", "local", None, str(folder), task.stdout, task.stderr)
+
+    def _submit_sweep(self, subs: list[Submission], parallelism: int) -> list[JobRef]:
+        tasks = []
         for sub in subs:
-            folder = sub.run_dir / "logs" / "submitit"
-            ex = submitit.LocalExecutor(folder=folder)
-            params: dict[str, Any] = {"timeout_min": time_to_minutes(sub.plan.time)}
-            if sub.plan.setup:
-                params["setup"] = list(sub.plan.setup)
-            ex.update_parameters(**params)
-            task = command_task(sub)
-            job = ex.submit(task)
-            _LOCAL_JOBS[str(job.job_id)] = job
-            refs.append(JobRef(str(job.job_id), "local", "local", None, str(folder), task.stdout, task.stderr))
-        return refs
+            base = command_task(sub)
+            state = sub.run_dir / "logs" / LOCAL_STATE
+            state.unlink(missing_ok=True)
+            tasks.append(CommandTask(base.argv, base.cwd, base.stdout, base.stderr, str(state)))
+        parent = Path(os.path.commonpath([str(s.run_dir.parent) for s in subs]))
+        folder = parent / ".submitit" / "local"
+        waves = -(-len(subs) // parallelism)
+        minutes = max(time_to_minutes(s.plan.time) for s in subs) * waves
+        job = self._executor(folder, subs[0].plan, minutes).submit(LocalSweepTask(tuple(tasks), parallelism))
+        _LOCAL_JOBS[str(job.job_id)] = job
+        return [JobRef(str(job.job_id), "local", "local-sweep", i, str(folder), t.stdout, t.stderr)
+                for i, t in enumerate(tasks)]
 
     def attach(self, job: JobRef) -> Any:
         """The submitit job (in-process handle when this process submitted it)."""
@@ -114,7 +156,8 @@ class LocalExecutor(Executor):
     def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
         return {job.scheduler_id: self._state(job) for job in jobs}
 
-    def _state(self, job: JobRef) -> str:
+    def _controller(self, job: JobRef) -> str:
+        """RUNNING while the submitit job's process lives, else its outcome from the result file."""
         from submitit.core.utils import JobPaths
 
         handle = _LOCAL_JOBS.get(job.job_id)
@@ -132,9 +175,30 @@ class LocalExecutor(Executor):
             return "RUNNING"
         return "FAILED"  # the process is gone and left no result
 
+    def _state(self, job: JobRef) -> str:
+        controller = self._controller(job)
+        if job.mode != "local-sweep":
+            return controller
+        marker = read_state(Path(job.stdout).parent / LOCAL_STATE)[:1]
+        if marker and marker[0] in ("COMPLETED", "FAILED", "CANCELLED"):
+            return marker[0]
+        if controller == "RUNNING":
+            return "RUNNING" if marker == ["RUNNING"] else "PENDING"
+        return "FAILED"  # the sweep job ended without this run finishing
+
     def cancel(self, job: JobRef) -> None:
         import signal
 
+        if job.mode == "local-sweep" and job.array_index is not None:
+            state_file = Path(job.stdout).parent / LOCAL_STATE
+            marker = read_state(state_file)
+            write_state(state_file, "CANCELLED")
+            if marker[:1] == ["RUNNING"] and len(marker) > 1:
+                try:
+                    os.killpg(int(marker[1]), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            return
         handle = _LOCAL_JOBS.get(job.job_id)
         if handle is not None and handle._process is not None:
             handle._process.send_signal(signal.SIGTERM)

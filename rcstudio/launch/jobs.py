@@ -12,12 +12,13 @@ import os
 import re
 import signal
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 LOG_STDOUT = "stdout.log"
 LOG_STDERR = "stderr.log"
+LOCAL_STATE = "local.state"  # per-run state of a local sweep (logs/local.state)
 PLAN_FILE = "launch.json"
 
 
@@ -143,43 +144,126 @@ def mem_to_gb(text: str) -> float | None:
     return value * {"K": 1 / 1024**2, "M": 1 / 1024, "G": 1.0, "T": 1024.0}[unit]
 
 
+class _Running:
+    """Process groups of the commands running now, and whether the job was told to stop."""
+
+    def __init__(self) -> None:
+        self.groups: set[int] = set()
+        self.stopped = False
+
+
+def _forwarding(running: _Running):
+    """Install handlers that pass SIGTERM/SIGINT/SIGUSR2 on to the running commands."""
+
+    def forward(signum: int, _frame: Any) -> None:
+        if signum != signal.SIGUSR2:  # USR2 = Slurm's timeout warning; the rest means stop
+            running.stopped = True
+        for pgid in list(running.groups):
+            try:
+                os.killpg(pgid, signum)
+            except ProcessLookupError:
+                pass
+
+    return {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
+
+
+def _restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def write_state(path: str | Path, text: str) -> None:
+    """Replace a small state file atomically (readers never see half a line)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text + "\n")
+    tmp.replace(path)
+
+
+def read_state(path: str | Path) -> list[str]:
+    try:
+        return Path(path).read_text().split()
+    except FileNotFoundError:
+        return []
+
+
 @dataclass(frozen=True)
 class CommandTask:
     """Runs one argv in a run directory; what submitit pickles and the job executes.
 
     Signals (scancel, timeouts, local cancel) are forwarded to the command's process group so the
-    command stops with the job. A non-zero exit raises, which makes the job FAILED.
+    command stops with the job. A non-zero exit raises, which makes the job FAILED. With
+    `state_file` (local sweeps) the task also records `RUNNING <pgid>` / `COMPLETED` / `FAILED <rc>`
+    there, and skips a run already marked CANCELLED.
     """
 
     argv: tuple[str, ...]
     cwd: str
     stdout: str
     stderr: str
-    env_names: tuple[str, ...] = field(default=())  # documentation only: names, never values
+    state_file: str = ""
 
     def __call__(self) -> int:
+        running = _Running()
+        previous = _forwarding(running)
+        try:
+            rc = self.run(running)
+        finally:
+            _restore(previous)
+        if rc != 0:
+            raise RuntimeError(f"{self.argv[0]} exited with status {rc}; see {self.stderr}")
+        return rc
+
+    def run(self, running: _Running) -> int:
+        """Run the command (its process group is in `running` meanwhile); returns its status."""
+        if self.state_file and read_state(self.state_file)[:1] == ["CANCELLED"]:
+            return 0
+        if running.stopped:  # the whole job was cancelled before this run started
+            if self.state_file:
+                write_state(self.state_file, "CANCELLED")
+            return 0
         Path(self.stdout).parent.mkdir(parents=True, exist_ok=True)
         with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
             proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
                 list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
             )
-
-            def forward(signum: int, _frame: Any) -> None:
-                try:
-                    os.killpg(proc.pid, signum)
-                except ProcessLookupError:
-                    pass
-
-            signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
-            previous = {sig: signal.signal(sig, forward) for sig in signals}
+            running.groups.add(proc.pid)
+            if running.stopped:  # a stop arrived while it was starting
+                os.killpg(proc.pid, signal.SIGTERM)
+            if self.state_file:
+                write_state(self.state_file, f"RUNNING {proc.pid}")
             try:
                 rc = proc.wait()
             finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-        if rc != 0:
-            raise RuntimeError(f"{self.argv[0]} exited with status {rc}; see {self.stderr}")
+                running.groups.discard(proc.pid)
+        if self.state_file and read_state(self.state_file)[:1] != ["CANCELLED"]:
+            write_state(self.state_file, "COMPLETED" if rc == 0 else f"FAILED {rc}")
         return rc
+
+
+@dataclass(frozen=True)
+class LocalSweepTask:
+    """Several runs in one local job, at most `parallelism` at a time (a local stand-in for a job
+    array, so a 64-point sweep does not start 64 processes on a laptop). Each run records its own
+    state in its `state_file`; the job fails when any run failed."""
+
+    tasks: tuple[CommandTask, ...]
+    parallelism: int
+
+    def __call__(self) -> list[int]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        running = _Running()
+        previous = _forwarding(running)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+                codes = list(pool.map(lambda t: t.run(running), self.tasks))
+        finally:
+            _restore(previous)
+        failed = [t.cwd for t, rc in zip(self.tasks, codes) if rc != 0]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(self.tasks)} runs failed: {', '.join(failed)}")
+        return codes
 
 
 # -- states --------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class SubmissionPlan:
             })
         submissions = len(arrays) + len(self.runs) - len(command_runs)
         if self.executor.name == "local":
-            submissions = len(self.runs)
+            par = self.runs[0].plan.array_parallelism if self.runs else 1
+            submissions = 1 if len(self.runs) > par else len(self.runs)
         return {"executor": self.executor.name, "spec": str(self.spec_path), "runs": items,
                 "submissions": submissions,
                 "arrays": [len(v) for v in arrays.values() if len(v) > 1] if self.executor.name == "slurm" else []}

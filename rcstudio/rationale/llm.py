@@ -354,7 +354,14 @@ class LLMClient:
             "latency_ms_p95": sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else 0.0,
         }
 
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
+        """Close the HTTP connections (the client reopens them if used again)."""
         if self._client is not None:
             await self._client.close()
             self._client = None

@@ -3,7 +3,8 @@
 Per sequence: the prompt is found in the ground-truth table (`ground_truth.PromptIndex`), the
 response tokens after it are decoded, `rationale.parse.parse_judgment` reads them, and
 `rationale.reward.hybrid_reward` gives the reward. The matcher is called only when the
-rationale term can change the total (`needs_matching`: the gated form skips wrong verdicts),
+rationale term can change the total (`needs_matching`: the gated form skips wrong verdicts) or
+when the run is the outcome-only baseline (its AP is logged, not rewarded),
 through the `MatchBatcher`, so concurrent requests share matcher calls.
 
 Nothing a sequence contains can crash or hang the server: an unknown prompt, an unparseable
@@ -21,7 +22,10 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from rcstudio.rationale.parse import parse_judgment
-from rcstudio.rationale.reward import RewardBreakdown, RewardSettings, hybrid_reward, needs_matching
+from rcstudio.rationale.matchers.base import MatchRequest
+from rcstudio.rationale.reward import (
+    RewardBreakdown, RewardSettings, hybrid_reward, needs_matching, outcome_reward,
+)
 from rcstudio.serve.batcher import MatchBatcher
 from rcstudio.serve.ground_truth import GroundTruth, PromptIndex
 
@@ -98,26 +102,29 @@ class HybridScorer:
     def penalty(self) -> float:
         return self.settings.format_penalty
 
+    def _should_match(self, outcome: float | None) -> bool:
+        """Match when the rationale term changes the reward; the outcome-only baseline (additive,
+        alpha = 0) is matched too, so its AP/RC curves exist to compare (paper figure 3)."""
+        if needs_matching(self.settings, outcome):
+            return True
+        return outcome is not None and self.settings.form == "additive" and self.settings.alpha == 0
+
     async def score(self, split: Split) -> Scored:
         row = split.row
         if row is None:
             return Scored(self.penalty, "unknown_prompt")
         judgment = parse_judgment(split.response)
-        base = hybrid_reward(judgment, None, row.preference, self.settings) if not judgment.ok else None
-        if base is not None:
-            return Scored(base.total, "format_error", base, row.id)
-        from rcstudio.rationale.reward import outcome_reward
-
+        if not judgment.ok:
+            b = hybrid_reward(judgment, None, row.preference, self.settings)
+            return Scored(b.total, "format_error", b, row.id)
         outcome = outcome_reward(judgment.verdict, row.preference, self.settings.tie_policy)
-        if not needs_matching(self.settings, outcome) or self.batcher is None or not row.human_checklist:
-            if needs_matching(self.settings, outcome):  # no matcher or no human rationales: rationale = 0
-                scores = np.zeros((max(1, len(row.human_checklist)), len(judgment.reasons)))
-                b = hybrid_reward(judgment, scores, row.preference, self.settings, top_k=self.top_k)
-            else:
-                b = hybrid_reward(judgment, None, row.preference, self.settings, top_k=self.top_k)
+        if not self._should_match(outcome):  # gated + wrong verdict, skipped tie
+            b = hybrid_reward(judgment, None, row.preference, self.settings, top_k=self.top_k)
             return Scored(b.total, "skipped" if b.skipped else "ok", b, row.id)
-        from rcstudio.rationale.matchers.base import MatchRequest
-
+        if self.batcher is None or not row.human_checklist:  # nothing to match against: rationale 0
+            scores = np.zeros((len(row.human_checklist), len(judgment.reasons)))
+            b = hybrid_reward(judgment, scores, row.preference, self.settings, top_k=self.top_k)
+            return Scored(b.total, "ok", b, row.id)
         request = MatchRequest(item_id=row.id, human=list(row.human_checklist), model=list(judgment.reasons),
                                swapped=row.swapped)
         try:

@@ -28,11 +28,12 @@ ENV_RE = re.compile(r"\$\{env:([^,}]*)(?:,([^}]*))?\}")
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 # Values that look like credentials pasted into a spec (OpenAI, HF, W&B, GitHub, AWS).
 SECRET_VALUE_RE = re.compile(
-    r"(sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}|"
-    r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f]))"
+    r"(?<![A-Za-z0-9])(sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16})"
 )
-# Keys whose values are hashes, never secrets (a 40-hex git commit is fine there).
-_HEX_OK_KEYS = ("checkpoint", "model", "tokenizer")
+# A bare 40-hex value is what a W&B API key looks like (inside a path it is a commit: fine).
+WANDB_KEY_RE = re.compile(r"[0-9a-f]{40}")
+# `${env:NAME}` is expanded with a regex, not OmegaConf: spec strings also hold shell text such as
+# `${SLURM_JOB_ID}` in cluster.setup, which OmegaConf would try to resolve as config keys.
 
 
 @dataclass
@@ -226,8 +227,7 @@ def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
         for v in data:
             reject_secret_values(v, origins, path)
     elif isinstance(data, str):
-        m = SECRET_VALUE_RE.search(data)
-        if m and not (len(m.group(0)) == 40 and path.rsplit(".", 1)[-1] in _HEX_OK_KEYS):
+        if SECRET_VALUE_RE.search(data) or WANDB_KEY_RE.fullmatch(data.strip()):
             raise origins.error(path, "this value looks like a credential; secrets never go into specs",
                                 "put it in an environment variable and name that variable (api_key_env)")
 

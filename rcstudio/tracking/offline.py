@@ -353,10 +353,36 @@ def find_wandb_files(root: Path) -> list[Path]:
     seen: dict[Path, None] = {}
     for pattern in patterns:
         for hit in root.glob(pattern):
-            seen.setdefault(hit, None)
+            if hit.parent.name != "latest-run":  # wandb's symlink to the newest run dir
+                seen.setdefault(hit, None)
         if seen and pattern != "run-*.wandb":
             break
     return sorted(seen)
+
+
+def wait_finished(root: str | Path, run_id: str | None = None, timeout_s: float = 60.0) -> OfflineRun:
+    """Follow a run until its exit record is on disk.
+
+    `wandb.finish()` can return before wandb-core has flushed the `.wandb` file, so a job (or a
+    test) that reads its own run right after finishing waits here.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    run: OfflineRun | None = None
+    while True:
+        if run is None:
+            for path in find_wandb_files(Path(root)):
+                if run_id is None or _id_from_path(path) == run_id:
+                    run = OfflineRun(path)
+                    break
+        if run is not None:
+            run.refresh()
+            if run.finished:
+                return run
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no finished W&B run {run_id or ''} under {root} after {timeout_s:.0f}s")
+        time.sleep(0.05)
 
 
 class OfflineSource(MetricSource):

@@ -51,4 +51,7 @@ def write_run(
         run.summary[key] = value
     if finish:
         run.finish(exit_code=exit_code)
+        from rcstudio.tracking.offline import wait_finished
+
+        wait_finished(run_dir, run_id)  # wandb-core may still be flushing the file
     return run

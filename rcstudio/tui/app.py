@@ -79,7 +79,8 @@ class RcStudioApp(App[None]):
         self.sort_key = "created"
         self.sort_reverse = True
         self.health_line = "loading..."
-        self.loaded = 0  # snapshots applied (tests wait on it)
+        self.loaded = 0  # full snapshots applied (tests wait on it)
+        self.painted = False  # first (partial) paint done
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -97,15 +98,25 @@ class RcStudioApp(App[None]):
     # -- data ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_runs(self) -> None:
+        if not self.loaded:
+            # first paint: the newest page straight from the registry, then everything
+            first = self.backend.snapshot(limit=RunsTable.PAGE, poll=False)
+            first.partial = True
+            self.post_message(SnapshotReady(first))
         self.post_message(SnapshotReady(self.backend.snapshot()))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self.rows = message.snapshot.rows
         self.health_line = message.snapshot.health.line()
+        if message.snapshot.partial:
+            self.health_line = "loading all runs..."
         status = self.query_one(StatusBar)
         status.set_class(message.snapshot.health.degraded, "-degraded")
         self.redraw()
-        self.loaded += 1
+        if message.snapshot.partial:
+            self.painted = True
+        else:
+            self.loaded += 1
 
     def visible_rows(self) -> list[RunRow]:
         rows = filter_rows(self.rows, self.filter_text, self.tag)

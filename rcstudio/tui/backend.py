@@ -46,6 +46,7 @@ class Health:
 class Snapshot:
     rows: list[RunRow]
     health: Health
+    partial: bool = False  # only the newest runs: the full list follows
 
 
 class Backend:
@@ -76,16 +77,19 @@ class Backend:
             return None
         return Poller(self.registry).refresh()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, limit: int | None = None, poll: bool = True) -> Snapshot:
+        """One refresh. `limit` reads only the newest runs (the fast first paint); `poll=False`
+        skips the scheduler call (used for that first paint, so a slow Slurm cannot delay it)."""
         health = Health()
+        if poll:
+            started = time.monotonic()
+            try:
+                self._poll()
+                health.note("scheduler", started)
+            except Exception as exc:  # the table still shows the last known states
+                health.note("scheduler", started, exc)
         started = time.monotonic()
-        try:
-            self._poll()
-            health.note("scheduler", started)
-        except Exception as exc:  # the table still shows the last known states
-            health.note("scheduler", started, exc)
-        started = time.monotonic()
-        records = self.registry.list_runs()
+        records = self.registry.list_runs(limit=limit)
         health.note("registry", started)
         rows = [RunRow(rec, self._metric_cache.get(rec.run_id, {})) for rec in records]
         if self.metrics:

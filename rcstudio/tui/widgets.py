@@ -22,7 +22,7 @@ class RunsTable(DataTable):
             self.run_id = run_id
 
     BINDINGS = [("space", "toggle_mark", "Mark")]
-    PAGE = 1000  # rows drawn at once; `m` draws more (a filter is the better tool past that)
+    PAGE = 200  # rows drawn at once; `m` draws more (a filter is the better tool past that)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -30,6 +30,8 @@ class RunsTable(DataTable):
         self._rows: list[RunRow] = []
         self.limit = self.PAGE
         self.total = 0
+        self._cells_shown: list[list[Any]] = []
+        self._keys = ["mark", *HEADERS]
 
     def on_mount(self) -> None:
         self.add_column("", key="mark", width=1)
@@ -37,21 +39,32 @@ class RunsTable(DataTable):
             self.add_column(header, key=header, width=width)
 
     def show(self, rows: list[RunRow], now: float) -> None:
-        """Replace the rows (at most `limit`), keeping the cursor on the same run when shown."""
-        current = self.current_run_id
+        """Show `rows` (at most `limit`). Same runs in the same order (a periodic refresh): only
+        changed cells are updated; otherwise the table is rebuilt, the cursor staying on its run."""
         self.total = len(rows)
         rows = rows[: self.limit]
-        self._rows = rows
+        cells = [self._cells(row, now) for row in rows]
+        if [r.run_id for r in rows] == [r.run_id for r in self._rows] and rows:
+            for row, new, old in zip(rows, cells, self._cells_shown):
+                for column, (a, b) in enumerate(zip(new, old)):
+                    if a != b:
+                        self.update_cell(row.run_id, self._keys[column], a)
+            self._rows, self._cells_shown = rows, cells
+            return
+        current = self.current_run_id
+        self._rows, self._cells_shown = rows, cells
         self.clear()
-        for row in rows:
-            cells = list(row_cells(row, now))
-            cells[5] = Text(cells[5], style=STATE_STYLE.get(cells[5], ""))
-            mark = "*" if row.run_id in self.marked else ""
-            self.add_row(mark, *cells, key=row.run_id)
+        for row, row_cells_ in zip(rows, cells):
+            self.add_row(*row_cells_, key=row.run_id)
         if current is not None:
             ids = [r.run_id for r in rows]
             if current in ids:
                 self.move_cursor(row=ids.index(current))
+
+    def _cells(self, row: RunRow, now: float) -> list[Any]:
+        cells: list[Any] = ["*" if row.run_id in self.marked else "", *row_cells(row, now)]
+        cells[6] = Text(cells[6], style=STATE_STYLE.get(cells[6], ""))
+        return cells
 
     @property
     def current_run_id(self) -> str | None:
@@ -70,7 +83,9 @@ class RunsTable(DataTable):
         if run_id is None:
             return
         self.marked ^= {run_id}
-        self.update_cell(run_id, "mark", "*" if run_id in self.marked else "")
+        mark = "*" if run_id in self.marked else ""
+        self.update_cell(run_id, "mark", mark)
+        self._cells_shown[self.cursor_row][0] = mark
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

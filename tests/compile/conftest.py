@@ -21,24 +21,6 @@ def nemo_conf(shared_dir) -> Path:
     return conf
 
 
-def hydra_compose(conf_dir: Path, overrides: list[str], resolve: bool = True) -> dict:
-    """Compose like NeMo-Aligner's script does: its resolvers registered, Hydra's compose API."""
-    import warnings
-
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    for name, fn in (("multiply", lambda x, y: x * y), ("int_div", lambda x, y: x // y),
-                     ("subtract", lambda x, y: x - y)):
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, fn)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        with initialize_config_dir(version_base=None, config_dir=str(conf_dir)):
-            cfg = compose(config_name="gpt_reinforce_actor", overrides=overrides)
-    return OmegaConf.to_container(cfg, resolve=resolve)
-
-
 @pytest.fixture
 def compile_spec(tmp_path):
     """compile_spec(text, overrides=(), out=None) -> list[CompiledRun] (one per run)."""
@@ -50,12 +32,3 @@ def compile_spec(tmp_path):
         return [compile_run(run, out / run.run_id) for run in expand(load_spec(spec_file, overrides))]
 
     return _compile
-
-
-GENRM = """
-[experiment]
-name = "genrm"
-
-[judge]
-checkpoint = "/ckpt/qwen3-14b.nemo"
-"""

@@ -20,7 +20,7 @@ from rcstudio.compile.nemo_aligner import REWARD_IP_KEY
 from rcstudio.errors import UserError
 from rcstudio.spec import expand, load_spec
 
-from conftest import GENRM, hydra_compose  # noqa: E402  (tests/compile/conftest.py)
+from rcs_compile_helpers import GENRM, hydra_compose
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -217,7 +217,7 @@ def _stub_bin(tmp_path: Path) -> Path:
               shift; while [[ "$1" == --* ]]; do shift; done; exec "$@"
             fi
             exit 0""",
-        "scontrol": 'echo node-a; echo node-b',
+        "scontrol": "for i in $(seq 1 20000); do echo node-$i; done",
         # the reward server is "ready" once serve-reward was started; vLLM at once
         "curl": '''
             for a in "$@"; do url="$a"; done
@@ -269,7 +269,7 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     assert actor[actor.index("python") + 2] == "/opt/$(touch PWNED7)/examples/nlp/gpt/train_gpt_reinforce_actor.py"
     overrides = actor[actor.index("gpt_reinforce_actor") + 1:]
     assert overrides[:-1] == overrides_of(compiled)
-    assert overrides[-1] == f"{REWARD_IP_KEY}=node-a"
+    assert overrides[-1] == f"{REWARD_IP_KEY}=node-1"
     cfg = hydra_compose(nemo_conf, overrides)  # what NeMo-Aligner receives, after Hydra and OmegaConf
     assert cfg["pretrained_checkpoint"]["restore_from_path"] == HOSTILE
     assert cfg["exp_manager"]["wandb_logger_kwargs"]["project"] == "p'; touch PWNED5; '"
@@ -296,3 +296,22 @@ def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path):
     actor = (log / "srun.--het-group=1").read_text().split("\0")[:-1]
     assert actor[-4:] == ["python", "-c", "print('a; b')", "$RCSTUDIO_REWARD_URL"]
     assert not (log / "vllm").exists()
+
+
+def test_compose_cache_matches_hydra_for_every_sweep_point(nemo_conf, tmp_path):
+    from rcstudio.compile.nemo_aligner import ComposeCache, override_items, render_overrides
+
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('[experiment]\nname = "c"\n[judge]\ncheckpoint = "/x/${notenv}.nemo"\n'
+                         '[reward]\nform = "additive"\n[tracking]\nentity = "e"\n'
+                         '[sweep]\ngrid = { "reward.alpha" = [0.1, 0.9], "rl.rollouts_per_prompt" = [4, 8] }\n'
+                         'zip = { "rl.max_generation_tokens" = [1024, 4096], "tracking.project" = ["a", "b"] }\n')
+    cache = ComposeCache()
+    runs = expand(load_spec(spec_file))
+    assert len(runs) == 8
+    for run in runs:
+        items = override_items(run, tmp_path / run.run_id) + [(REWARD_IP_KEY, "h", False)]
+        fast = cache.compose(nemo_conf, items, [])
+        full = hydra_compose(nemo_conf, render_overrides(items, []))
+        assert fast == full, run.name
+        assert fast["pretrained_checkpoint"]["restore_from_path"] == "/x/${notenv}.nemo"

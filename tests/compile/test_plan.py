@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import GENRM  # noqa: E402  (tests/compile/conftest.py)
+from rcs_compile_helpers import GENRM
 
 
 def test_trl_eval_and_data_runs_are_commands(compile_spec):

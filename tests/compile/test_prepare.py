@@ -99,7 +99,9 @@ def test_prepare_writes_prompts_and_ground_truth(make_spec, tmp_path):
     assert texts[False].index("first answer 0") < texts[False].index("second answer 0")
     assert texts[True].index("second answer 0") < texts[True].index("first answer 0")
     assert plain["human_checklist"] == ["Response 1 states fact 0.", "Response 2 misses step 0."]
-    assert json.loads((run_dir / "results" / "prepare_summary.json").read_text())["train_prompts"] == 80
+    saved = json.loads((run_dir / "results" / "prepare_summary.json").read_text())
+    assert saved["train_prompts"] == 80
+    assert saved["warnings"] == []
 
 
 def test_prepare_is_deterministic_and_holds_out_val(make_spec, tmp_path):
@@ -122,6 +124,7 @@ def test_unusable_items_are_dropped_and_counted(make_spec, tmp_path):
     summary = prepare_data(tmp_path / "r", make_spec(recs, extra='swap = "none"\n', eval_recs=[]))
     assert summary["dropped"] == {"tie (reward.tie_policy = skip)": 1, "no human checklist": 1}
     assert summary["train_prompts"] == 10
+    assert "fewer than one validation batch" in summary["warnings"][0]  # data.eval is empty
     summary = prepare_data(tmp_path / "r2", make_spec(recs, extra='swap = "none"\n[reward]\ntie_policy = "half"\n'))
     assert "tie (reward.tie_policy = skip)" not in summary["dropped"]
 

@@ -9,6 +9,7 @@ the components back from the offline W&B run; a rerun resumes from the saved che
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,10 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
 
     [wandb_file] = find_wandb_files(run_dir / "wandb")
     run = read_run(wandb_file)
+    deadline = time.time() + 60
+    while not run.finished and time.time() < deadline:  # wandb-core may still be flushing after finish()
+        time.sleep(0.5)
+        run.refresh()
     assert run.run_id == run_dir.name and run.group == "quickstart"
     keys = set(run.keys())
     assert {"reward/total", "reward/outcome", "reward/format_error_rate", "train/loss"} <= keys
@@ -181,3 +186,22 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     assert again["resumed_from"].endswith("checkpoint-2")
     assert again["global_step"] == 3
     assert (run_dir / "checkpoints" / "checkpoint-3").is_dir()
+
+
+def test_slurm_warning_signal_asks_for_a_checkpoint_and_a_stop():
+    import os
+    import signal
+
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    pre = trl_grpo._Preemption()
+    pre.install()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR2)  # what Slurm sends before a time limit / preemption
+        assert pre.requested
+    finally:
+        pre.restore()
+    stop = trl_grpo._callbacks(wandb_run=None, preemption=pre)[1]
+    control = stop.on_step_end(TrainingArguments(output_dir="/tmp/unused", report_to="none"),
+                               TrainerState(), TrainerControl())
+    assert control.should_save and control.should_training_stop

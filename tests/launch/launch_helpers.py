@@ -30,7 +30,7 @@ endpoint = "http://127.0.0.1:9/v1"
 gpus_per_node = 0
 cpus_per_task = 1
 time = "00:10:00"
-array_parallelism = 8
+array_parallelism = {par}
 {cluster_extra}
 
 [eval]
@@ -46,12 +46,12 @@ def registry() -> Registry:
 
 @pytest.fixture
 def write_spec(tmp_path):
-    """write_spec(name, seeds=[...], cluster_extra="") -> path of an eval spec (sweep over eval.seed)."""
+    """write_spec(name, seeds=[...], cluster_extra="", par=8) -> path of an eval spec (sweep over eval.seed)."""
 
-    def make(name: str = "lt", seeds: list[int] | None = None, cluster_extra: str = "") -> Path:
+    def make(name: str = "lt", seeds: list[int] | None = None, cluster_extra: str = "", par: int = 8) -> Path:
         sweep = f'[sweep]\ngrid = {{ "eval.seed" = {seeds!r} }}' if seeds else ""
         path = tmp_path / f"{name}.toml"
-        path.write_text(EVAL_SPEC.format(name=name, sweep=sweep, cluster_extra=cluster_extra))
+        path.write_text(EVAL_SPEC.format(name=name, sweep=sweep, cluster_extra=cluster_extra, par=par))
         return path
 
     return make

@@ -79,3 +79,31 @@ def _processes_mentioning(text: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_local_sweep_runs_at_most_parallelism_at_once(make_submission, tmp_path):
+    """More runs than array_parallelism: one local job, never more than that many commands at once;
+    each run keeps its own state; a cancelled run that has not started never starts."""
+    import json
+
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    code = ("import json, os, sys, time; name = os.path.basename(os.getcwd()); "
+            f"open({str(trace)!r} + '/' + name, 'w').write(json.dumps([time.time()])); time.sleep(0.6); "
+            f"d = json.load(open({str(trace)!r} + '/' + name)); d.append(time.time()); "
+            f"open({str(trace)!r} + '/' + name, 'w').write(json.dumps(d)); "
+            "sys.exit(5 if name == 'r3' else 0)")
+    subs = [make_submission(f"r{i}", code, array_parallelism=2) for i in range(6)]
+    ex = LocalExecutor()
+    refs = ex.submit(subs)
+    assert {r.job_id for r in refs} == {refs[0].job_id} and [r.array_index for r in refs] == list(range(6))
+    assert ex.states([refs[5]])[refs[5].scheduler_id] == "PENDING"
+    ex.cancel(refs[5])
+    states = wait_for(ex, refs, states=("COMPLETED", "FAILED", "CANCELLED"))
+    assert [states[r.scheduler_id] for r in refs] == ["COMPLETED"] * 3 + ["FAILED", "COMPLETED", "CANCELLED"]
+    spans = [json.loads((trace / f"r{i}").read_text()) for i in range(5)]
+    assert not (trace / "r5").exists()
+    for t in [s[0] + 0.3 for s in spans]:  # mid-run of each: how many were running then
+        assert sum(start <= t <= end for start, end in spans) <= 2
+    executors._LOCAL_JOBS.clear()
+    assert LocalExecutor().states(refs) == states  # the same after a restart

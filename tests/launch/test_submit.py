@@ -108,3 +108,12 @@ def test_hetjob_plans_need_slurm(write_spec, registry, monkeypatch):
         execute_plan(plan, registry)
     assert info.value.location.key == "cluster.executor"
     assert registry.list_runs() == [] and run_dirs() == []
+
+
+def test_local_sweep_beyond_parallelism_is_one_job(write_spec, registry):
+    spec = write_spec("lsweep", seeds=[0, 1, 2], par=2)
+    records = execute_plan(trivial_plan(spec, "print('ok')", executor="local"), registry)
+    assert len({r.job_id for r in records}) == 1 and [r.array_index for r in records] == [0, 1, 2]
+    assert registry.get_job(records[0].job_id).mode == "local-sweep"
+    final = Poller(registry).wait([r.run_id for r in records], interval=0.3, timeout=60)
+    assert [r.state for r in final] == ["COMPLETED"] * 3

@@ -183,3 +183,15 @@ def test_step_logger_groups_sequences_into_actor_steps(tiny_tokenizer_dir, backe
     assert step0["reward/format_error_rate"] == pytest.approx(0.25)
     assert step0["reward/ap"] == pytest.approx(1.0) and step0["reward/rc"] == pytest.approx(1.0)
     assert "matcher/latency_ms" not in step0 or step0["matcher/latency_ms"] >= 0
+
+
+def test_outcome_only_baseline_still_logs_rationale(tiny_tokenizer_dir, backend_factory):
+    run = Recorder()
+    matcher = ExactMatcher()
+    backend = backend_factory(RewardSettings(form="additive", alpha=0.0), matcher, run=run, per_step=2)
+    pairs = [(PROMPTS["item-1"], GOOD_1), (PROMPTS["item-1"], WRONG_1)]
+    with BackgroundServer(lambda: backend) as srv:
+        rewards = _infer(triton.InferenceServerClient(srv.url), make_batch(tiny_tokenizer_dir, pairs))
+    np.testing.assert_allclose(rewards.ravel(), [1.0, 0.0])  # the reward is the outcome alone
+    assert sum(matcher.batches) == 2  # both matched: AP is measured even where it is not rewarded
+    assert run.logged[0][1]["reward/ap"] == pytest.approx(0.5)  # mean of 1.0 and 0.0

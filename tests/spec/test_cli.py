@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from rcstudio.spec import load_spec
 
@@ -108,3 +107,20 @@ def test_real_process_exit_code_and_no_traceback(write):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{path.resolve()}:4: rl.rollouts_per_promt: unknown key" in proc.stderr
+
+
+def test_schema_accepts_the_example_specs_and_rejects_typos(cli, repo_root):
+    """What an editor (taplo / Even Better TOML) does with the schema: check raw TOML files."""
+    import tomllib
+
+    import pytest
+
+    jsonschema = pytest.importorskip("jsonschema", reason="dev dependency jsonschema (checks the schema like an editor)")
+    code, out, _ = cli("schema")
+    schema = json.loads(out)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((repo_root / "specs").glob("*.toml")) + [repo_root / "rcstudio" / "spec" / "starter.toml"]:
+        errors = list(validator.iter_errors(tomllib.loads(path.read_text())))
+        assert not errors, (path, errors[0].message)
+    bad = {"experiment": {"name": "x"}, "rl": {"rollouts_per_promt": 4}}
+    assert any("rollouts_per_promt" in e.message for e in validator.iter_errors(bad))

@@ -221,6 +221,12 @@ def test_pasted_credentials_are_rejected(write, value):
     assert "credential" in err.message and err.location.key == "tracking.entity"
 
 
+def test_commit_hashes_inside_paths_are_not_credentials(write, tmp_path):
+    path = "/hf/snapshots/0123456789abcdef0123456789abcdef01234567/train.jsonl"
+    spec = load_spec(write(f'[experiment]\nname = "t"\n[data]\ntrain = ["{path}"]\n'))
+    assert spec.data.train == [path]
+
+
 def test_api_key_env_must_be_a_name(write):
     err = error_of(write('[experiment]\nname = "t"\n[judge]\napi_key_env = "sk-live-123"\n'))
     assert err.location.key == "judge.api_key_env" and err.location.line == 4

@@ -10,7 +10,7 @@ import pytest
 import wandb
 
 from rcstudio.tracking import wandb_format as fmt
-from rcstudio.tracking.offline import OfflineSource, find_wandb_files, read_run
+from rcstudio.tracking.offline import OfflineSource, find_wandb_files, read_run, wait_finished
 from rcstudio.tracking.source import downsample, group_runs
 from rcstudio.tracking.wandb_log import NoopRun, init_run, wandb_link
 
@@ -37,6 +37,7 @@ def written(tmp_path_factory):
     run.summary["eval/judgebench/micro"] = 71.5
     run.summary["reward/total"] = 123.0  # an explicit write after the last row wins
     run.finish()
+    wait_finished(run_dir, "contract-0001")  # finish() may return before wandb-core flushed
     return run_dir
 
 
@@ -123,6 +124,7 @@ def test_follow_mode_reads_only_appended_records(tmp_path):
     for i in range(20, 2000):
         run.log({"reward/total": float(i)})
     run.finish()
+    wait_finished(tmp_path, "live-1")
     assert source.state(ref) == "finished"
     assert reader.offset > first_offset
     values = source.history(ref, ["reward/total"])["reward/total"].values
@@ -155,7 +157,7 @@ def test_multi_chunk_records_are_joined(tmp_path):
     run = init_run(big, tmp_path, "big-1", "train")
     run.log({"reward/total": 1.0})
     run.finish()
-    loaded = read_run(find_wandb_files(tmp_path)[0])
+    loaded = wait_finished(tmp_path, "big-1")
     assert loaded.config["blob"]["text"] == "x" * 80_000
 
 
@@ -163,7 +165,7 @@ def test_failed_run_state(tmp_path):
     run = init_run(SPEC, tmp_path, "fail-1", "train")
     run.log({"reward/total": 1.0})
     run.finish(exit_code=3)
-    assert read_run(find_wandb_files(tmp_path)[0]).state == "failed"
+    assert wait_finished(tmp_path, "fail-1").state == "failed"
 
 
 def test_iter_records_framing_by_hand():
@@ -210,6 +212,7 @@ def test_link_and_secrets(tmp_path, monkeypatch):
     spec = dict(SPEC, judge={"api_key_env": "OPENAI_API_KEY", "token": "sk-leak"})
     run = init_run(spec, tmp_path, "sec-1", "train")
     run.finish()
+    wait_finished(tmp_path, "sec-1")
     (path,) = find_wandb_files(tmp_path)
     raw = path.read_bytes()
     assert b"sk-supersecret" not in raw and b"sk-leak" not in raw
@@ -224,6 +227,7 @@ def test_grouped_runs_appear_together(tmp_path):
         r = init_run(SPEC, tmp_path, rid, "reward-server" if rid.endswith("-rm") else "train")
         r.log({"reward/total": 1.0})
         r.finish()
+        wait_finished(tmp_path, rid)
     groups = group_runs(OfflineSource([tmp_path]).runs())
     assert sorted(groups) == ["g-1", "g-2"]
     assert [r.id for r in groups["g-1"]] == ["g-1", "g-1-rm"]

@@ -45,7 +45,15 @@ language), ordered from most to least important as the annotators weigh them.
 Answer with ONE JSON object and nothing else:
 {"items": ["<atomic rationale>", ...],
  "dropped": [{"text": "<statement you left out>", "reason": "<why>"}, ...],
- "empty_reason": null or "<why no item qualifies>"}"""
+ "empty_reason": null or "<why no item qualifies>"}
+
+Example. Annotator 1: "@Response 2 is better. It converts 5 km to 3.1 miles correctly while \
+@Response 1 says 8 miles, and it also shows the formula." Annotator 2: "Response 1 got the \
+conversion wrong (8 miles). Response 2 is nicer."
+{"items": ["Response 1 wrongly converts 5 km to 8 miles", \
+"Response 2 correctly converts 5 km to 3.1 miles", "Response 2 shows the conversion formula"], \
+"dropped": [{"text": "Response 2 is better", "reason": "bare verdict"}, \
+{"text": "Response 2 is nicer", "reason": "generic taste"}], "empty_reason": null}"""
 
 
 @dataclass(frozen=True)
