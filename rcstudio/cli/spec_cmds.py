@@ -38,7 +38,13 @@ def init(
 
     if path.exists() and not force:
         raise UserError(f"{path} already exists", hint="pick another path or pass --force")
-    exp_name = name or path.stem.replace(" ", "-")
+    import re
+
+    from rcstudio.spec.models import NAME_RE
+
+    if name is not None and not NAME_RE.match(name):
+        raise UserError(f"experiment name {name!r} may only hold letters, digits, '_', '.' and '-'", key="--name")
+    exp_name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "experiment"
     if recipe:
         if find_recipe(recipe) is None:
             hint = suggest(recipe, list_recipes())

@@ -74,6 +74,7 @@ class HybridReward:
     matcher: Any
     top_k: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    _matched: int = 0
 
     __name__ = "hybrid"  # TRL names reward functions by __name__ (logged as rewards/hybrid/mean)
 
@@ -91,7 +92,8 @@ class HybridReward:
         breakdowns = self.score([completion_text(c) for c in completions], preference, human_checklist,
                                 swapped, item_id)
         stats = summarize(breakdowns)
-        stats.update(self._matcher_stats())
+        if self._matched:  # matcher health only when this batch called it
+            stats.update(self._matcher_stats())
         self.history.append(stats)
         if log_metric is not None:
             for key, value in stats.items():
@@ -116,6 +118,7 @@ class HybridReward:
         swapped = list(swapped) if swapped is not None else [False] * n
         item_id = list(item_id) if item_id is not None else [str(i) for i in range(n)]
         judgments = [parse_judgment(t) for t in texts]
+        self._matched = 0
         matrices: dict[int, Any] = {}
         pending: list[int] = []
         for i, j in enumerate(judgments):
@@ -134,6 +137,7 @@ class HybridReward:
             ]
             t0 = time.perf_counter()
             found = self.matcher.match(requests)
+            self._matched = len(requests)
             self._last_latency_ms = (time.perf_counter() - t0) * 1000 / len(requests)
             matrices.update(zip(pending, found))
         return [

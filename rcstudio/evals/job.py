@@ -3,8 +3,9 @@
 For each benchmark in `eval.benchmarks`, its files come from `data.eval` (see `sources.py`). A
 file of stored outputs (JudgeBench decisions, RM-Bench scores, Arena-Hard judgments, or
 HelpSteer3 records with `<name>-checklist` outputs named in `eval.stored_judges`) is re-scored
-without judge calls; a file of benchmark inputs is judged by `[judge]` (its endpoint, or its model
-run locally) through the judge runner, with the prompt version and order policy recorded.
+without judge calls; a file of benchmark inputs is judged by `[judge]` (its endpoint; else its model
+served by `vllm serve` started here when vLLM is installed; else run in-process with transformers)
+through the judge runner, with the prompt version and order policy recorded.
 
 Writes `results/<benchmark>[.<judge>].json`, `results/summary.json`, the runner's outcomes
 (`results/<benchmark>.judgments.jsonl`, also the resume point), `results/rc_vs_oa.png` when
@@ -13,6 +14,7 @@ several HelpSteer3 judges were scored, and logs `eval/<benchmark>/<metric>` to W
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +35,9 @@ def _slug(name: str) -> str:
 class _Context:
     """What every benchmark step needs: the spec, the results dir, the judge (built once)."""
 
-    def __init__(self, run_dir: Path, spec: Any, progress: bool) -> None:
+    def __init__(self, run_dir: Path, spec: Any, progress: bool, stack: contextlib.ExitStack) -> None:
         self.run_dir = run_dir
+        self.stack = stack
         self.spec = spec
         self.results = run_dir / "results"
         self.results.mkdir(parents=True, exist_ok=True)
@@ -45,10 +48,22 @@ class _Context:
         self.hs3_results: list[Any] = []
 
     def backend(self) -> Any:
+        """The judge: its endpoint; else a vLLM server started here (GPU node with vLLM); else the
+        model run in-process with transformers."""
         if self._backend is None:
+            from rcstudio.evals import serve
             from rcstudio.evals.runner import make_backend
 
-            self._backend = make_backend(self.spec.judge, cache_path=None)
+            judge = self.spec.judge
+            model = judge.checkpoint or judge.model
+            if not judge.endpoint and serve.use_vllm(model):
+                argv = serve.vllm_argv(model, serve.free_port(), tensor_parallel=self.spec.cluster.gpus_per_node or 1)
+                server = serve.JudgeServer(argv, int(argv[argv.index("--port") + 1]),
+                                           self.run_dir / "logs" / "judge-vllm.log",
+                                           ready_timeout_s=float(self.spec.cluster.ready_timeout_s))
+                self.stack.enter_context(server)
+                judge = judge.model_copy(update={"endpoint": server.base_url, "model": model})
+            self._backend = make_backend(judge, cache_path=None)
         return self._backend
 
     def run_tasks(self, benchmark: str, tasks: list) -> dict:
@@ -202,9 +217,10 @@ def run_eval_job(run_dir: str | Path, spec: Any, progress: bool = True) -> dict[
     """Score every configured benchmark; returns (and writes) the summary."""
     run_dir = Path(run_dir)
     plan = sources.plan(spec)  # validates everything before the first judge call
-    ctx = _Context(run_dir, spec, progress)
-    for benchmark, files in plan.items():
-        STEPS[benchmark](ctx, files)
+    with contextlib.ExitStack() as stack:  # a judge server started for this job stops with it
+        ctx = _Context(run_dir, spec, progress, stack)
+        for benchmark, files in plan.items():
+            STEPS[benchmark](ctx, files)
     summary = {"run_id": run_dir.name, "benchmarks": ctx.summary, "metrics": ctx.metrics,
                "table2": table2_numbers(ctx.summary)}
     write_json(ctx.results / "summary.json", summary)

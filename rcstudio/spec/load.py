@@ -175,6 +175,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Ori
         dotted, value = parse_override(text)
         origins.add_override(dotted)
         problem = speckeys.check_key(dotted)
+        if dotted == "extends":
+            problem = ("extends cannot be set with --set", "write extends = \"...\" in the spec file")
         if problem:
             raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted, hint=problem[1])
         parts = dotted.split(".")

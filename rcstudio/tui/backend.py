@@ -68,14 +68,25 @@ class Backend:
         self.metrics = metrics
         self.linker = linker or Linker()
         self._metric_cache: dict[str, dict[str, Any]] = {}
+        self._poller: Any = None
 
     # -- refresh ---------------------------------------------------------------------------
     def _default_poll(self) -> Any:
-        try:
-            from rcstudio.launch.poller import Poller
-        except ImportError:
-            return None
-        return Poller(self.registry).refresh()
+        """One Poller refresh (one batched call per executor); raises when an executor failed,
+        since the Poller itself shrugs failures off to keep `ls` working."""
+        from rcstudio.launch.poller import Poller
+
+        if self._poller is None:
+            self._poller = Poller(self.registry)
+        poller = self._poller
+        unfinished = [r for r in self.registry.unfinished() if r.job_id]
+        expected = len({r.executor for r in unfinished})
+        before = poller.calls
+        changes = poller.refresh(unfinished)
+        if poller.calls - before < expected:
+            failed = expected - (poller.calls - before)
+            raise ConnectionError(f"{failed} of {expected} executors did not answer (squeue/sacct)")
+        return changes
 
     def snapshot(self, limit: int | None = None, poll: bool = True) -> Snapshot:
         """One refresh. `limit` reads only the newest runs (the fast first paint); `poll=False`
@@ -148,21 +159,13 @@ class Backend:
 
     # -- actions ---------------------------------------------------------------------------
     def cancel(self, record: Any) -> str:
-        from rcstudio import launch
+        from rcstudio.launch.actions import cancel_run
 
-        fn = getattr(launch, "cancel_run", None) or _import("rcstudio.launch.actions", "cancel_run")
-        fn(record.run_id)
+        cancel_run(self.registry.get(record.run_id), self.registry)
         return f"cancelled {record.name}"
 
     def resubmit(self, record: Any) -> str:
-        from rcstudio import launch
+        from rcstudio.launch.actions import resubmit_run
 
-        fn = getattr(launch, "resubmit_run", None) or _import("rcstudio.launch.actions", "resubmit_run")
-        result = fn(record.run_id)
-        return f"resubmitted {record.name}" + (f" ({result})" if isinstance(result, str) else "")
-
-
-def _import(module: str, name: str) -> Callable[..., Any]:
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+        new = resubmit_run(self.registry.get(record.run_id), self.registry)
+        return f"resubmitted {record.name} as job {new.scheduler_id}"

@@ -62,9 +62,42 @@ def test_quickstart_main_command(rcstudio_home):
     assert wb.summary["eval/hs3_atomic/evidence-judge/rc"] == pytest.approx(rc["evidence-judge"], abs=1e-4)
     assert wb.summary["eval/hs3_atomic/surface-judge/oa"] == pytest.approx(oa["surface-judge"], abs=1e-4)
 
+    from rcstudio.engines.results import rows_for
+
+    table = {row.subject: row for row in rows_for(run_dir)}  # the end-of-run results table
+    assert table["evidence-judge"].rc == pytest.approx(rc["evidence-judge"])
+    assert table["surface-judge"].oa == pytest.approx(oa["surface-judge"])
+
     log = (run_dir / "logs" / "run-job.log").read_text()
     assert "step eval done" in log
 
     # resubmitting the same spec is refused instead of silently duplicating the run
     again = _rcstudio("submit", "specs/quickstart.toml", "--executor", "local")
     assert again.returncode == 2 and "already" in again.stderr
+
+
+@pytest.mark.slow
+def test_quickstart_set_flag_adds_a_tiny_trl_training_run(rcstudio_home):
+    proc = _rcstudio("submit", "specs/quickstart.toml", "--executor", "local",
+                     "--set", "variants.tiny-trl.enabled=true", "--wait")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    from rcstudio.launch.registry import Registry
+
+    runs = {r.name: r for r in Registry().list_runs(experiment="quickstart")}
+    assert set(runs) == {"quickstart", "quickstart-tiny-trl"}
+    assert all(r.state == "COMPLETED" for r in runs.values())
+    train = runs["quickstart-tiny-trl"]
+    assert train.kind == "genrm-train" and train.engine == "trl"
+    run_dir = Path(train.run_dir)
+    summary = json.loads((run_dir / "results" / "train_summary.json").read_text())
+    assert summary["global_step"] == 2 and summary["engine"] == "trl" and summary["prompts"] == 40
+    assert (run_dir / "checkpoints" / "checkpoint-2" / "trainer_state.json").is_file()
+    assert (run_dir / "model" / "tokenizer.json").is_file()  # the tiny:// judge was built in the run dir
+
+    from rcstudio.tracking.offline import find_wandb_files, read_run
+
+    [wandb_file] = find_wandb_files(run_dir / "wandb")
+    wb = read_run(wandb_file)
+    assert wb.group == "quickstart" and wb.run_id == train.run_id  # same group as the eval run
+    assert {"reward/total", "reward/outcome", "reward/format_error_rate", "train/loss"} <= set(wb.keys())

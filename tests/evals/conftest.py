@@ -22,15 +22,25 @@ def eval_spec():
 
 @pytest.fixture
 def offline_summary():
-    """The summary metrics of the offline W&B run written under a run dir."""
+    """The summary metrics of the offline W&B run written under a run dir.
 
-    def read(run_dir: Path) -> dict:
+    wandb-core writes the offline file asynchronously: `run.finish()` can return before the records
+    are on disk (seen under load), so this waits for the run's exit record.
+    """
+
+    def read(run_dir: Path, timeout_s: float = 60.0) -> dict:
+        import time
+
         from rcstudio.tracking.offline import OfflineRun
 
         files = sorted(Path(run_dir, "wandb").glob("offline-run-*/run-*.wandb"))
         assert files, f"no offline W&B run under {run_dir}"
-        run = OfflineRun(files[-1])
-        run.refresh()
-        return run.summary
+        deadline = time.monotonic() + timeout_s
+        while True:
+            run = OfflineRun(files[-1])
+            run.refresh()
+            if run.exit_code is not None or time.monotonic() > deadline:
+                return run.summary
+            time.sleep(0.2)
 
     return read

@@ -190,3 +190,19 @@ def test_matrix_matcher(tmp_path):
     assert isinstance(out[3], MatchError) and "zzz" in str(out[3])
     with pytest.raises(MatchError):
         matcher.match([MatchRequest("zzz", ["h"], ["m"])])
+
+
+def test_make_matcher_from_spec_sections(stub, tmp_path):
+    from rcstudio.rationale.reward import RewardSettings
+    from rcstudio.spec.models import RewardSection
+
+    section = RewardSection(form="additive", alpha=0.5, matcher={"kind": "llm", "endpoint": stub.base_url, "model": "matcher"})
+    settings = RewardSettings.from_spec(section)
+    assert (settings.form, settings.alpha) == ("additive", 0.5)
+    matcher = make_matcher(section.matcher, cache=None)
+    assert matcher.client.cfg.base_url == stub.base_url and matcher.client.cfg.concurrency == 64
+    assert matcher.match([REQ])[0].shape == (2, 3)
+    p = tmp_path / "m.jsonl"
+    p.write_text(json.dumps({"id": "i1", "scores": [[1, 0, 0], [0, 0, 0]]}) + "\n")
+    mm = make_matcher(RewardSection(matcher={"kind": "matrix", "matches_file": str(p)}).matcher)
+    assert mm.match([REQ])[0].tolist() == [[1, 0, 0], [0, 0, 0]]

@@ -26,6 +26,10 @@ def test_init_writes_a_spec_that_validates_and_compiles(cli, tmp_path):
     # refuses to overwrite
     code, _, err = cli("init", str(path))
     assert code == 2 and "already exists" in err
+    code, _, _ = cli("init", str(tmp_path / "my spec (v2).toml"))
+    assert code == 0 and load_spec(tmp_path / "my spec (v2).toml").experiment.name == "my-spec-v2"
+    code, _, err = cli("init", "--name", 'x"; evil = "', str(tmp_path / "n.toml"))
+    assert code == 2 and not (tmp_path / "n.toml").exists()
 
 
 def test_init_from_a_recipe(cli, tmp_path, monkeypatch):

@@ -176,6 +176,8 @@ def test_set_overrides_apply_and_are_validated(write):
     assert err.location.key == "rl.epochs" and str(err.location.file) == "--set"
     with pytest.raises(UserError, match="not key=value"):
         load_spec(path, ["rl.epochs"])
+    with pytest.raises(UserError, match="extends cannot be set"):
+        load_spec(path, ["extends=rationalerm/genrm-gated"])
 
 
 def test_set_can_enable_a_variant_and_add_a_sweep(write):

@@ -13,8 +13,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+SOCKET = f"rcs-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: no shared options or sessions
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], check=True, capture_output=True,
+                          text=True).stdout
 
 
 def _wait_for(session: str, text: str, timeout: float = 60.0) -> str:
@@ -33,11 +37,12 @@ def test_tui_in_tmux(registry, rcstudio_home):
     session = f"rcs-{uuid.uuid4().hex[:8]}"
     env = {"RCSTUDIO_HOME": str(rcstudio_home), "WANDB_MODE": "offline", "TERM": "xterm-256color"}
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    command = f"env {exports} {shlex.quote(shutil.which('rcstudio') or 'rcstudio')} tui --refresh 1"
+    command = f"env -u COLUMNS -u LINES {exports} {shlex.quote(shutil.which('rcstudio') or 'rcstudio')} tui --refresh 1"
     _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "45", command)
     try:
-        screen = _wait_for(session, "genrm-additive-alpha0.8")
-        assert "4/4 runs" in screen
+        assert _tmux("display", "-p", "-t", session, "#{window_width}x#{window_height}").strip() == "160x45"
+        screen = _wait_for(session, "4/4 runs")
+        assert "genrm-additive-alpha0.8" in screen
         assert "alpha=0.5" in screen and "RUNNING" in screen
         _tmux("send-keys", "-t", session, "/")
         _tmux("send-keys", "-t", session, "-l", "state:failed")
@@ -55,10 +60,11 @@ def test_tui_in_tmux(registry, rcstudio_home):
         _tmux("send-keys", "-t", session, "q")
         deadline = time.time() + 20
         while time.time() < deadline:
-            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
+            alive = subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
+                                   capture_output=True).returncode == 0
             if not alive:
                 break
             time.sleep(0.2)
         assert not alive, "rcstudio tui did not quit on q"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)

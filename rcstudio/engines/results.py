@@ -1,0 +1,91 @@
+"""What finished runs found, as one table: judges' OA vs RC for eval runs, last rewards for training.
+
+`rcstudio submit --wait` (and anything else that has run dirs) calls `results_table(run_dirs)` to
+end with the numbers people came for instead of only run states. Reads the files jobs write:
+`results/summary.json` (eval jobs: `benchmarks["hs3-atomic"][judge]` metric objects with
+mean/ci_low/ci_high) and `results/train_summary.json` (TRL engine). Pure reading, no rcstudio state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HS3 = "hs3-atomic"
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One line of the table: a judge of an eval run, or a training run."""
+
+    run: str
+    subject: str  # judge name, or "train (step N)"
+    oa: float | None = None
+    rc: float | None = None
+    rc_ci: tuple[float, float] | None = None
+    ap: float | None = None
+    reward: float | None = None
+    format_errors: float | None = None
+    items: int | None = None
+
+
+def _mean(obj: Any) -> float | None:
+    if isinstance(obj, dict):
+        obj = obj.get("mean")
+    return float(obj) if isinstance(obj, (int, float)) else None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rows_for(run_dir: str | Path) -> list[ResultRow]:
+    """The result rows of one run dir (empty when it wrote nothing we know)."""
+    run_dir = Path(run_dir)
+    rows: list[ResultRow] = []
+    summary = _read(run_dir / "results" / "summary.json")
+    judges = ((summary or {}).get("benchmarks") or {}).get(HS3) or {}
+    for judge, res in sorted(judges.items()):
+        if not isinstance(res, dict):
+            continue
+        rc = res.get("rc") if isinstance(res.get("rc"), dict) else {}
+        ci = (rc["ci_low"], rc["ci_high"]) if {"ci_low", "ci_high"} <= set(rc) else None
+        rows.append(ResultRow(run_dir.name, judge, oa=_mean(res.get("oa")), rc=_mean(res.get("rc")), rc_ci=ci,
+                              ap=_mean(res.get("ap")), reward=_mean(res.get("reward")),
+                              items=res.get("valid", res.get("items"))))
+    train = _read(run_dir / "results" / "train_summary.json")
+    if train:
+        last = train.get("last_rewards") or {}
+        rows.append(ResultRow(run_dir.name, f"train (step {train.get('global_step')})",
+                              oa=last.get("reward/outcome"), rc=last.get("reward/rc"), ap=last.get("reward/ap"),
+                              reward=last.get("reward/total"), format_errors=last.get("reward/format_error_rate"),
+                              items=train.get("prompts")))
+    return rows
+
+
+def results_table(run_dirs: Iterable[str | Path], title: str = "results") -> Any:
+    """A rich Table of every run's rows, or None when no run wrote results."""
+    from rich.table import Table
+
+    rows = [row for d in run_dirs for row in rows_for(d)]
+    if not rows:
+        return None
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    table = Table(title=title)
+    for name in ("run", "judge / run", "items", "OA", "RC", "RC 95% CI", "AP", "reward", "format err."):
+        table.add_column(name, justify="left" if name in ("run", "judge / run") else "right")
+    for r in rows:
+        ci = f"[{r.rc_ci[0]:.2f}, {r.rc_ci[1]:.2f}]" if r.rc_ci else "-"
+        table.add_row(r.run, r.subject, "-" if r.items is None else str(r.items), f(r.oa), f(r.rc), ci,
+                      f(r.ap), f(r.reward), f(r.format_errors))
+    return table

@@ -1,0 +1,41 @@
+"""The end-of-run results table reads what eval and training jobs write."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from rcstudio.engines.results import results_table, rows_for
+
+
+def _metric(mean, lo=None, hi=None):
+    return {"mean": mean, "ci_low": lo if lo is not None else mean, "ci_high": hi if hi is not None else mean, "n": 40}
+
+
+def test_rows_from_eval_and_training_results(tmp_path):
+    ev = tmp_path / "quickstart-aaaa1111"
+    (ev / "results").mkdir(parents=True)
+    judges = {name: {"items": 40, "valid": 40, "oa": _metric(0.775), "rc": _metric(rc, rc - 0.04, rc + 0.03),
+                     "ap": _metric(rc), "reward": _metric(rc * 0.7)}
+              for name, rc in (("surface-judge", 0.221), ("evidence-judge", 0.858))}
+    (ev / "results" / "summary.json").write_text(json.dumps({"benchmarks": {"hs3-atomic": judges}}))
+    tr = tmp_path / "quickstart-bbbb2222"
+    (tr / "results").mkdir(parents=True)
+    (tr / "results" / "train_summary.json").write_text(json.dumps({
+        "global_step": 2, "prompts": 40,
+        "last_rewards": {"reward/total": 0.25, "reward/outcome": 0.5, "reward/format_error_rate": 0.5}}))
+    empty = tmp_path / "nothing-yet"
+    empty.mkdir()
+
+    rows = rows_for(ev)
+    assert [r.subject for r in rows] == ["evidence-judge", "surface-judge"]
+    assert rows[0].rc == 0.858 and rows[0].rc_ci == (0.818, 0.888) and rows[1].oa == 0.775
+    [train] = rows_for(tr)
+    assert train.subject == "train (step 2)" and train.reward == 0.25 and train.format_errors == 0.5
+    assert rows_for(empty) == [] and results_table([empty]) is None
+
+    console = Console(record=True, width=140)
+    console.print(results_table([ev, tr, empty]))
+    text = console.export_text()
+    assert "evidence-judge" in text and "0.858" in text and "[0.82, 0.89]" in text and "train (step 2)" in text
