@@ -72,6 +72,9 @@ def main() -> None:
     from rcstudio.evals.runner import EndpointBackend, JudgeRunner, summarize
     from rcstudio.rationale.llm import LLMConfig
 
+    import openai  # noqa: F401  - one-time import cost, outside both timings
+    from rcstudio.rationale import parse  # noqa: F401
+
     pairs = jb.load_pairs(args.data or _default_data())
     tasks = T.judgebench_tasks(pairs, PAIRWISE_VERSION)
     ideal = math.ceil(len(tasks) / args.concurrency) * args.latency  # whole waves of `concurrency` calls

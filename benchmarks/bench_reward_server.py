@@ -311,6 +311,32 @@ def main() -> None:
     out = Path("benchmarks") / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_reward_server.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
+    plot(results, out / "bench_reward_server.png", n)
+
+
+def plot(results: dict, path: Path, n: int) -> None:
+    """Step time through the server vs. the matcher alone, per matcher (the 1.3x target drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in ("embedding", "llm") if k in results]
+    if not names:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [results[k]["matcher_only_s"] for k in names], 0.4, label="matcher only")
+    ax.bar(x + 0.2, [results[k]["wall_s"] for k in names], 0.4, label="through the reward server")
+    ax.scatter(x - 0.2, [1.3 * results[k]["matcher_only_s"] for k in names], marker="_", s=400, color="k",
+               label="1.3x target")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("seconds per RL step")
+    ax.set_title(f"Reward server, one step of {n} sequences")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -52,18 +52,18 @@ class _Context:
         model run in-process with transformers."""
         if self._backend is None:
             from rcstudio.evals import serve
-            from rcstudio.evals.runner import make_backend
+            from rcstudio.evals.runner import judge_model, make_backend
 
             judge = self.spec.judge
-            model = judge.checkpoint or judge.model
+            model = judge_model(judge)
             if not judge.endpoint and serve.use_vllm(model):
                 argv = serve.vllm_argv(model, serve.free_port(), tensor_parallel=self.spec.cluster.gpus_per_node or 1)
                 server = serve.JudgeServer(argv, int(argv[argv.index("--port") + 1]),
                                            self.run_dir / "logs" / "judge-vllm.log",
                                            ready_timeout_s=float(self.spec.cluster.ready_timeout_s))
                 self.stack.enter_context(server)
-                judge = judge.model_copy(update={"endpoint": server.base_url, "model": model})
-            self._backend = make_backend(judge, cache_path=None)
+                judge = judge.model_copy(update={"endpoint": server.base_url, "model": model, "checkpoint": ""})
+            self._backend = make_backend(judge, cache_path=None, workdir=self.run_dir / "checkpoints")
         return self._backend
 
     def run_tasks(self, benchmark: str, tasks: list) -> dict:

@@ -133,6 +133,9 @@ def load_pairs(path: str | Path) -> list[JudgeBenchPair]:
 
 
 def _decisions(rec: Record) -> tuple[str | None, str | None]:
+    if "decisions" not in rec.data and isinstance(rec.data.get("judgments"), list):
+        # JudgeBench's own output files: judgments = [{"judgment": ..., "decision": ...}, ...]
+        rec.data["decisions"] = [j.get("decision") if isinstance(j, dict) else None for j in rec.data["judgments"]]
     raw = rec.require("decisions", list)
     if len(raw) != 2:
         raise rec.fail(f"'decisions' holds {len(raw)} values; expected 2 (original order, swapped order)",

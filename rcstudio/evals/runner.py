@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -119,8 +120,9 @@ class LocalHFBackend:
     name = "local"
 
     def __init__(self, model: str, tokenizer: str = "", max_new_tokens: int = 512, temperature: float = 0.0,
-                 seed: int = 0, device: str | None = None) -> None:
+                 seed: int = 0, device: str | None = None, workdir: str | Path | None = None) -> None:
         self.model = model
+        self.workdir = Path(workdir) if workdir else None
         self.tokenizer_name = tokenizer or model
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
@@ -129,14 +131,21 @@ class LocalHFBackend:
         self._lm: Any = None
         self._tok: Any = None
 
-    def _load(self) -> None:
+    def _load(self, corpus: Sequence[str] = ()) -> None:
         if self._lm is not None:
             return
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._tok = AutoTokenizer.from_pretrained(self.tokenizer_name)
-        self._lm = AutoModelForCausalLM.from_pretrained(self.model)
+        path, tok_path = self.model, self.tokenizer_name
+        if self.model.startswith("tiny://"):
+            # a random test model, built (tokenizer trained on these prompts) under workdir
+            from rcstudio.engines.tiny_model import build_tiny_model
+
+            workdir = self.workdir or Path(tempfile.mkdtemp(prefix="rcstudio-tiny-judge-"))
+            path = tok_path = str(build_tiny_model(self.model, corpus or ["judge"], workdir / "tiny-judge"))
+        self._tok = AutoTokenizer.from_pretrained(tok_path)
+        self._lm = AutoModelForCausalLM.from_pretrained(path)
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._lm.to(device).eval()
         self.device = device
@@ -173,6 +182,7 @@ class LocalHFBackend:
 
     async def run(self, tasks: Sequence[JudgeTask], on_done: OnDone) -> None:
         def work() -> None:
+            self._load([m["content"] for t in tasks for m in t.messages])
             for task in tasks:
                 start = time.perf_counter()
                 try:
@@ -189,16 +199,24 @@ class LocalHFBackend:
                 "max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "seed": self.seed}
 
 
-def make_backend(judge: Any, cache_path: Path | None = None, concurrency: int | None = None) -> Backend:
-    """From a spec's `[judge]`: its `endpoint` when set, otherwise its model run locally."""
+def judge_model(judge: Any) -> str:
+    """What to load or serve: a HF-format checkpoint when given (a `.nemo` file is for NeMo only)."""
+    ckpt = getattr(judge, "checkpoint", "") or ""
+    return ckpt if ckpt and not ckpt.endswith(".nemo") else judge.model
+
+
+def make_backend(judge: Any, cache_path: Path | None = None, concurrency: int | None = None,
+                 workdir: Path | None = None) -> Backend:
+    """From a spec's `[judge]`: its `endpoint` when set, otherwise its model run locally
+    (`tiny://random?...` builds a random test model under `workdir`)."""
     if getattr(judge, "endpoint", ""):
         from rcstudio.rationale.llm import LLMConfig, ResponseCache
 
         overrides = {"concurrency": concurrency} if concurrency else {}
         cfg = LLMConfig.from_section(judge, **overrides)
         return EndpointBackend(cfg, ResponseCache(cache_path) if cache_path else ResponseCache())
-    return LocalHFBackend(judge.checkpoint or judge.model, judge.tokenizer, max_new_tokens=judge.max_tokens,
-                          temperature=judge.temperature)
+    return LocalHFBackend(judge_model(judge), judge.tokenizer, max_new_tokens=judge.max_tokens,
+                          temperature=judge.temperature, workdir=workdir)
 
 
 class JudgeRunner:

@@ -81,7 +81,7 @@ def build_backend(
     matcher: Any = None,
     llm_client: Any = None,
     wandb_run: Any = None,
-    max_wait_s: float = 0.01,
+    max_wait_s: float = 0.005,
     idle_flush_s: float = 30.0,
 ) -> RewardBackend:
     """Everything the server needs, loaded; `matcher`/`llm_client`/`wandb_run` override the spec's."""

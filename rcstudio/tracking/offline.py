@@ -392,9 +392,18 @@ class OfflineSource(MetricSource):
         self.roots = [Path(r) for r in roots]
         self.verify = verify
         self._runs: dict[str, OfflineRun] = {}
+        self._seen_mtime: dict[Path, float] = {}
 
     def _scan(self) -> None:
         for root in self.roots:
+            try:
+                mtime = root.stat().st_mtime
+            except OSError:
+                continue
+            settled = datetime.now().timestamp() - mtime > 10.0
+            if root.name == "wandb" and settled and self._seen_mtime.get(root) == mtime:
+                continue  # no new run directory in a wandb dir since the last look: skip the glob
+            self._seen_mtime[root] = mtime
             for path in find_wandb_files(root):
                 key = str(path)
                 if key not in self._runs:

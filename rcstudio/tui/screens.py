@@ -199,13 +199,17 @@ class RunScreen(Screen[None]):
 
 
 class CompareScreen(Screen[None]):
-    """Overlay one metric of several runs (e.g. reward/outcome for alpha 0, 0.5, 0.8, 1)."""
+    """Several runs overlaid, two metrics stacked: by default outcome reward above rationale
+    reward, the rationale-degeneration picture of an alpha sweep. `n` moves to the next pair."""
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("n", "next_metric", "Next metric"),
+        Binding("n", "next_metric", "Next metrics"),
         Binding("question_mark", "help", "Help"),
     ]
+    DEFAULT_CSS = """
+    CompareScreen MetricChart { height: 1fr; }
+    """
 
     def __init__(self, backend: Any, records: list[Any], metrics: list[str] | None = None) -> None:
         super().__init__()
@@ -218,17 +222,23 @@ class CompareScreen(Screen[None]):
     def metric(self) -> str:
         return self.metrics[self.metric_index % len(self.metrics)]
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The two metrics shown: this one and the next."""
+        return self.metric, self.metrics[(self.metric_index + 1) % len(self.metrics)]
+
     def compose(self) -> ComposeResult:
         names = ", ".join(r.name for r in self.records)
         yield Static(f"[b]compare[/b] {len(self.records)} runs: {names}", id="compare-title", markup=True)
-        yield MetricChart(title=self.metric, id="compare-chart")
+        yield MetricChart(title=self.pair[0], id="compare-chart")
+        yield MetricChart(title=self.pair[1], id="compare-chart-2")
         yield Footer()
 
     def on_mount(self) -> None:
         self.load()
 
     def action_next_metric(self) -> None:
-        self.metric_index += 1
+        self.metric_index += 2 if len(self.metrics) > 2 else 1
         self.load()
 
     def action_help(self) -> None:
@@ -236,15 +246,17 @@ class CompareScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="compare")
     def load(self) -> None:
-        chart = self.query_one("#compare-chart", MetricChart)
-        metric = self.metric
-        series = []
+        charts = [self.query_one("#compare-chart", MetricChart), self.query_one("#compare-chart-2", MetricChart)]
+        metrics = list(self.pair)
+        found: dict[str, list[tuple[str, Any]]] = {m: [] for m in metrics}
         for rec in self.records:
             try:
-                hist = self.backend.history(rec, [metric], chart.samples())
+                hist = self.backend.history(rec, metrics, charts[0].samples())
             except Exception as exc:  # noqa: BLE001
                 self.app.call_from_thread(self.notify, f"{rec.name}: {exc}", severity="warning")
                 continue
-            if metric in hist:
-                series.append((rec.name, hist[metric]))
-        self.app.call_from_thread(chart.set_series, series, metric)
+            for metric in metrics:
+                if metric in hist:
+                    found[metric].append((rec.name, hist[metric]))
+        for chart, metric in zip(charts, metrics):
+            self.app.call_from_thread(chart.set_series, found[metric], metric)

@@ -165,3 +165,20 @@ def test_live_hs3_atomic_both_orders(tmp_path, eval_spec, offline_summary):
     assert res["settings"]["prompt_version"] == "rcstudio-genrm-v1" and res["settings"]["order_policy"] == "both"
     assert 0.0 <= res["rc"]["mean"] <= 1.0
     assert offline_summary(run_dir)["eval/hs3_atomic/rc"] == pytest.approx(res["rc"]["mean"])
+
+
+@pytest.mark.slow
+def test_tiny_local_judge_in_a_job(tmp_path, shared_dir, eval_spec, monkeypatch):
+    """judge.model = tiny://random: a random model built in the run dir judges on CPU; its
+    unparseable replies are counted as failures, and the scores still come out."""
+    monkeypatch.setenv("RCSTUDIO_JUDGE_SERVER", "local")
+    spec = eval_spec(judge={"model": "tiny://random?layers=1&hidden=32&vocab=280&max_positions=512", "max_tokens": 4},
+                     data={"eval": [f"rmbench={shared_dir / 'data' / 'rmbench_subset_40_nomath.json'}"], "max_items": 2},
+                     eval={"benchmarks": ["rmbench"], "order_policy": "random"})
+    run_dir = tmp_path / "evaltest-tiny"
+    run_eval_job(run_dir, spec, progress=False)
+    res = json.loads((run_dir / "results" / "rmbench.json").read_text())
+    assert res["judge"]["backend"] == "local" and res["calls"]["n"] == 18
+    assert res["calls"]["parse_failures"] + res["calls"]["call_failures"] == 18  # random weights: no verdicts
+    assert res["overall"] == 0.0  # a missing verdict is a loss
+    assert (run_dir / "checkpoints" / "tiny-judge" / "config.json").is_file()

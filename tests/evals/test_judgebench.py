@@ -113,3 +113,14 @@ def test_invalid_json_line(tmp_path):
     with pytest.raises(UserError) as err:
         jb.load_decisions(path)
     assert err.value.location.line == 2 and "invalid JSON" in err.value.message
+
+
+def test_reads_judgebench_output_layout(tmp_path):
+    rows = [{"pair_id": "1", "label": "A>B", "source": "livecodebench",
+             "judgments": [{"judgment": {"response": "..."}, "decision": "A>B"}, {"judgment": None, "decision": "B>A"}]},
+            {"pair_id": "2", "label": "B>A", "source": "mmlu-pro-law",
+             "judgments": [{"decision": "A>B"}, {"decision": None}]}]
+    path = tmp_path / "out.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = jb.score_file(path)[""]
+    assert r.correct == 1 and r.failures == 25.0

@@ -190,3 +190,24 @@ def test_models_endpoint_and_config_from_section(echo):
     assert (cfg.base_url, cfg.model, cfg.concurrency, cfg.timeout_s) == (echo.base_url, "x", 8, 120.0)
     with pytest.raises(ValueError):
         LLMClient(LLMConfig(base_url="", model="x"))
+
+
+def test_stub_runs_as_its_own_process():
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rcstudio.testing.openai_stub", "--responder", "matrix"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        reply = httpx.post(url + "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "(n = 2) (k = 1)"}]})
+        assert reply.json()["choices"][0]["message"]["content"] == '{"scores": [[1], [0]]}'
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "served 1 requests" in err

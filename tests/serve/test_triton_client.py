@@ -195,3 +195,23 @@ def test_outcome_only_baseline_still_logs_rationale(tiny_tokenizer_dir, backend_
     np.testing.assert_allclose(rewards.ravel(), [1.0, 0.0])  # the reward is the outcome alone
     assert sum(matcher.batches) == 2  # both matched: AP is measured even where it is not rewarded
     assert run.logged[0][1]["reward/ap"] == pytest.approx(0.5)  # mean of 1.0 and 0.0
+
+
+def test_sentences_input_is_a_text_fallback(tiny_tokenizer_dir, backend_factory):
+    """A client that re-tokenized the text (ids match no prepared prompt) but sends `sentences`."""
+    backend = backend_factory()
+    tokens = np.array([[7, 8, 9, 10]], dtype=np.int64)
+    lengths = np.array([[4]], dtype=np.int64)
+    sentences = np.array([[(PROMPTS["item-3"] + GOOD_3).encode()]], dtype=object)
+    with BackgroundServer(lambda: backend) as srv:
+        client = triton.InferenceServerClient(srv.url)
+        inputs = []
+        for name, arr, dt in (("tokens", tokens, "INT64"), ("sequence_lengths", lengths, "INT64"),
+                              ("sentences", sentences, "BYTES")):
+            inp = triton.InferInput(name, list(arr.shape), dt)
+            inp.set_data_from_numpy(arr, binary_data=True)
+            inputs.append(inp)
+        with_text = client.infer("reward_model", inputs).as_numpy("rewards").ravel().tolist()
+        without = client.infer("reward_model", inputs[:2]).as_numpy("rewards").ravel().tolist()
+    assert with_text == [1.0] and without == [0.0]
+    assert backend.step_logger.totals["unknown_prompt"] == 1

@@ -115,20 +115,22 @@ async def test_compare_marked_runs(registry):
         await pilot.press("v")
         screen = app.screen
         assert isinstance(screen, CompareScreen) and len(screen.records) == 4
-        chart = screen.query_one(MetricChart)
-        for _ in range(100):
-            if len(chart._series) == 3:  # the pending alpha-1 run logged too, but 4 here
-                pass
-            if len(chart._series) == 4:
+        top, bottom = screen.query(MetricChart)
+        for _ in range(200):
+            if len(top._series) == 4 and len(bottom._series) == 4:
                 break
             await pilot.pause(0.05)
-        assert chart.title == "reward/outcome" and len(chart._series) == 4
+        assert (top.title, bottom.title) == ("reward/outcome", "reward/rationale")
+        assert [label for label, _ in bottom._series] == [f"genrm-additive-alpha{a}" for a in ("1", "0.8", "0.5", "0")]
+        # the degeneration picture: final rationale reward orders with alpha
+        finals = [s.values[-1] for _, s in bottom._series]
+        assert finals == sorted(finals, reverse=True)
         await pilot.press("n")
-        for _ in range(100):
-            if chart.title == "reward/rationale":
+        for _ in range(200):
+            if top.title == "reward/total":
                 break
             await pilot.pause(0.05)
-        assert chart.title == "reward/rationale"
+        assert (top.title, bottom.title) == ("reward/total", "reward/ap")
 
 
 class RecordingBackend(Backend):

@@ -32,7 +32,7 @@ async def _wait_loaded(pilot):
 async def _wait_chart(pilot, count):
     for _ in range(400):
         charts = pilot.app.screen.query(MetricChart)
-        if charts and len(charts.first()._series) >= count:
+        if charts and all(len(c._series) >= count for c in charts):
             break
         await pilot.pause(0.02)
     await pilot.pause(0.1)
