@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Input
 
-from rcstudio.tui.backend import Backend, Snapshot
+from rcstudio.tui.backend import SLOW_S, Backend, Snapshot
 from rcstudio.tui.data import SORT_KEYS, RunRow, all_tags, filter_rows, sort_rows
 from rcstudio.tui.screens import CompareScreen, ConfirmScreen, HelpScreen, RunScreen, binding_lines
 from rcstudio.tui.widgets import RunsTable, StatusBar
@@ -32,10 +32,13 @@ class SnapshotReady(Message):
 
 
 class ActionDone(Message):
-    def __init__(self, text: str, error: bool = False) -> None:
+    """An action (or a failed refresh) finished: notify, then refresh unless told not to."""
+
+    def __init__(self, text: str, error: bool = False, refresh: bool = True) -> None:
         super().__init__()
         self.text = text
         self.error = error
+        self.refresh_after = refresh
 
 
 class RcStudioApp(App[None]):
@@ -81,6 +84,7 @@ class RcStudioApp(App[None]):
         self.health_line = "loading..."
         self.loaded = 0  # full snapshots applied (tests wait on it)
         self.painted = False  # first (partial) paint done
+        self._refresh_started: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -93,11 +97,34 @@ class RcStudioApp(App[None]):
         self.query_one(RunsTable).focus()
         self.refresh_runs()
         if self.refresh_s > 0:
-            self.set_interval(self.refresh_s, self.refresh_runs)
+            self.set_interval(self.refresh_s, self.tick)
 
     # -- data ------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="refresh")
+    def tick(self) -> None:
+        """Periodic refresh; while one is still in flight (Slurm or W&B hanging) none is stacked
+        on top, and the status bar says how long it has been waiting."""
+        started = self._refresh_started
+        if started is None:
+            self.refresh_runs()
+            return
+        waited = time.monotonic() - started
+        if waited > SLOW_S:
+            self.query_one(StatusBar).add_class("-degraded")
+            self.query_one(StatusBar).update(
+                f"{len(self.rows)} runs (last known)  |  waiting {waited:.0f}s for the scheduler / W&B..."
+            )
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def refresh_runs(self) -> None:
+        self._refresh_started = time.monotonic()
+        try:
+            self._refresh()
+        except Exception as exc:  # noqa: BLE001 - e.g. the registry file is locked or gone
+            self.post_message(ActionDone(f"refresh failed: {exc}", error=True, refresh=False))
+        finally:
+            self._refresh_started = None
+
+    def _refresh(self) -> None:
         if not self.loaded:
             # first paint: the newest page straight from the registry, then everything
             first = self.backend.snapshot(limit=RunsTable.PAGE, poll=False)
@@ -245,7 +272,7 @@ class RcStudioApp(App[None]):
     def action_resubmit_run(self) -> None:
         self._confirm_then("Resubmit", self.backend.resubmit)
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _run_action(self, fn: Callable[[Any], str], rec: Any) -> None:
         try:
             text = fn(rec)
@@ -256,7 +283,8 @@ class RcStudioApp(App[None]):
 
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information")
-        self.refresh_runs()
+        if message.refresh_after:
+            self.refresh_runs()
 
 
 def run_tui(runs_root: str | None = None, refresh_s: float = 5.0) -> None:

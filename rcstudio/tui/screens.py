@@ -164,7 +164,7 @@ class RunScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_lines(self.BINDINGS)))
 
-    @work(thread=True, exclusive=True, group="logs")
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def load_logs(self) -> None:
         """Append what the newest log gained since the last look (tail only on first read)."""
         files = self.backend.log_files(self.record)
@@ -186,7 +186,7 @@ class RunScreen(Screen[None]):
             header = f"==> {path.name} <==\n" if pos is None else ""
             self.app.call_from_thread(self.query_one("#log", Log).write, header + text)
 
-    @work(thread=True, exclusive=True, group="chart")
+    @work(thread=True, exclusive=True, group="chart", exit_on_error=False)
     def load_chart(self) -> None:
         chart = self.query_one("#chart", MetricChart)
         try:
@@ -244,7 +244,7 @@ class CompareScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_lines(self.BINDINGS)))
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self) -> None:
         charts = [self.query_one("#compare-chart", MetricChart), self.query_one("#compare-chart-2", MetricChart)]
         metrics = list(self.pair)

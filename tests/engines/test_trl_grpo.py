@@ -120,7 +120,7 @@ def _prime_tiny_judge(out_dir: Path, items, rows) -> Path:
         return f"<RESULT_START>\n1. {item.outputs['evidence-judge'].checklist[0]}\n\\boxed{{{verdict}}}\n<RESULT_END>"
 
     targets = [target(i) for i in items]
-    path = build_tiny_model("tiny://random?layers=2&hidden=64&vocab=600", [r["prompt"] for r in rows] + targets * 5, out_dir)
+    path = build_tiny_model("tiny://random?layers=2&hidden=64&vocab=1500", [r["prompt"] for r in rows] + targets * 5, out_dir)
     tok, lm = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
     torch.manual_seed(0)
     opt = torch.optim.AdamW(lm.parameters(), lr=5e-3)

@@ -3,7 +3,6 @@ against NeMo-Aligner v0.7.0's own config; the paper's hyperparameters reach the 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

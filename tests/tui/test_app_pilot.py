@@ -175,3 +175,48 @@ async def test_failed_action_and_slow_scheduler_show_in_status(registry):
         await pilot.press("r", "y")
         await loaded(app, pilot, 2)
         assert any("no executor" in str(n.message) for n in app._notifications)
+
+
+async def test_hanging_scheduler_never_freezes_the_ui(registry):
+    import threading
+
+    release = threading.Event()
+    calls = []
+
+    def hang():
+        calls.append(1)
+        release.wait(30)
+
+    app = RcStudioApp(Backend(registry, poll=hang), refresh_s=0.3, clock=lambda: T0 + 200)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.1)
+        for _ in range(100):  # first paint comes from the registry without waiting for Slurm
+            if app.painted:
+                break
+            await pilot.pause(0.05)
+        assert len(shown(app)) == 4
+        await pilot.press("slash", *"alpha1", "enter")  # the UI keeps answering
+        assert shown(app) == ["genrm-additive-alpha1"]
+        for _ in range(100):
+            if "waiting" in str(app.query_one("#status").render()):
+                break
+            await pilot.pause(0.05)
+        assert "waiting" in str(app.query_one("#status").render())
+        assert len(calls) == 1  # no refresh stacked on the hung one
+        release.set()
+        await loaded(app, pilot)
+
+
+async def test_refresh_error_is_reported_not_fatal(registry):
+    class Broken(Backend):
+        def snapshot(self, limit=None, poll=True):
+            raise OSError("database is locked")
+
+    app = make_app(registry, backend=Broken(registry, poll=lambda: None))
+    async with app.run_test(size=(160, 45)) as pilot:
+        for _ in range(100):
+            if app._notifications:
+                break
+            await pilot.pause(0.05)
+        assert any("database is locked" in str(n.message) for n in app._notifications)
+        assert app.is_running
