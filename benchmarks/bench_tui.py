@@ -5,7 +5,9 @@ a 100k-step metric, headless (`App.run_test`).
 
 Baselines, measured in the same run:
 - table: a bare Textual DataTable app given the same rows as ready-made tuples (no registry, no
-  filter/sort, no status) - the floor our pipeline adds to. Targets: 1 s (1,000) and 2 s (10,000).
+  filter/sort, no status), all of them added. The dashboard paints the newest page (200 rows) first
+  from a LIMITed registry read, then loads every run for filter/sort (also printed).
+  Targets: 1 s (1,000) and 2 s (10,000).
 - chart: plotext drawing all 100k points (no downsampling) vs MetricChart (min/max buckets to the
   width). Target: 0.5 s.
 """
@@ -45,7 +47,7 @@ def populate(n: int) -> Path:
     return home
 
 
-async def paint_ours() -> float:
+async def paint_ours() -> tuple[float, float]:
     """From constructing the app (modules already imported, as for the baseline) to the table drawn."""
     from rcstudio.tui.app import RcStudioApp
     from rcstudio.tui.backend import Backend
@@ -61,7 +63,8 @@ async def paint_ours() -> float:
         took = time.perf_counter() - t
         while not app.loaded:
             await pilot.pause(0.005)
-        return took
+        await pilot.pause()
+        return took, time.perf_counter() - t
 
 
 async def paint_bare(rows: list[tuple]) -> float:
@@ -96,10 +99,11 @@ def bench_table(sizes: list[int]) -> None:
         populate(n)
         rows = [row_cells(RunRow(r), time.time()) for r in Registry().list_runs()]
         bare = asyncio.run(paint_bare(rows))
-        ours = asyncio.run(paint_ours())
+        ours, full = asyncio.run(paint_ours())
         target = 1.0 if n <= 1000 else 2.0
-        print(f"table first paint, {n:>6} runs: rcstudio {ours:.3f} s | bare DataTable {bare:.3f} s "
-              f"(ratio {ours / bare:.2f}x) | target {target:.0f} s: {'met' if ours <= target else 'MISSED'}")
+        print(f"table first paint, {n:>6} runs: rcstudio {ours:.3f} s | bare DataTable (all rows) {bare:.3f} s "
+              f"(ratio {ours / bare:.2f}x) | target {target:.0f} s: {'met' if ours <= target else 'MISSED'} "
+              f"| all {n} runs loaded (filter/sort ready) {full:.3f} s")
 
 
 async def chart_time(points: int, downsample: bool) -> float:

@@ -28,8 +28,10 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print the curves as one JSON object."),
 ) -> None:
     """Overlay a metric of several runs, e.g. reward/rationale for alpha 0, 0.5, 0.8 and 1."""
-    from rcstudio.tracking.compare import collect, plot, write_csv
+    from rcstudio.tracking.compare import PLOT_FORMATS, check_output, collect, plot, write_csv
 
+    check_output(output, "--output", PLOT_FORMATS)
+    check_output(csv_path, "--csv")
     curves = collect(runs, metric, samples)
     if output is not None:
         plot(curves, output)

@@ -27,6 +27,17 @@ def uses_nemo_aligner(run: RunSpec) -> bool:
     return spec.experiment.kind in ("genrm-train", "policy-rlhf") and spec.rl.engine == "nemo-aligner"
 
 
+def needs_gpus(run: RunSpec) -> bool:
+    """Whether a command job needs the spec's GPUs: data jobs and evals that call a remote judge
+    endpoint or only re-score stored outputs run on CPUs, so they do not wait for a GPU allocation."""
+    spec = run.spec
+    if spec.experiment.kind == "data":
+        return False
+    if spec.experiment.kind == "eval":
+        return not (spec.judge.endpoint or spec.eval.stored_judges)
+    return True
+
+
 def _command_plan(run: RunSpec, run_dir: Path) -> LaunchPlan:
     c = run.spec.cluster
     single_node = run.spec.experiment.kind != "genrm-train" or run.spec.rl.engine == "trl"
@@ -35,7 +46,7 @@ def _command_plan(run: RunSpec, run_dir: Path) -> LaunchPlan:
         argv=["rcstudio", "run-job", "--run-dir", str(run_dir)],
         job_name=f"rcs-{run.name}",
         nodes=1 if single_node else c.nodes,
-        gpus_per_node=c.gpus_per_node,
+        gpus_per_node=c.gpus_per_node if needs_gpus(run) else 0,
         cpus_per_task=c.cpus_per_task,
         mem=c.mem,
         time=c.time,

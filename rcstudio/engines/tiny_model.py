@@ -7,15 +7,18 @@ deterministically from a seed and saved as an ordinary Hugging Face model direct
 downstream (TRL, checkpoints, resume) takes the real loading path.
 
 Query parameters (all optional): `layers` (2), `hidden` (64), `heads` (4), `vocab` (300),
-`seed` (0), `max_positions` (4096).
+`seed` (0), `max_positions` (4096), `prime` (0): that many steps of supervised warm-up on example
+judgments (the stored judge outputs of the training data, when the engine has any), so that a
+random model starts out writing the judgment format and GRPO has rewards to work with.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from rcstudio.errors import UserError
@@ -34,6 +37,7 @@ class TinyModelSpec:
     vocab: int = 300
     seed: int = 0
     max_positions: int = 4096
+    prime: int = 0
 
 
 def is_tiny(model: str) -> bool:
@@ -65,11 +69,15 @@ def parse_tiny(model: str) -> TinyModelSpec:
     return spec
 
 
-def build_tiny_model(model: str, corpus: Iterable[str], out_dir: Path) -> Path:
+def build_tiny_model(
+    model: str, corpus: Iterable[str], out_dir: Path, examples: Sequence[tuple[str, str]] = ()
+) -> Path:
     """Train the tokenizer on `corpus`, build the random Llama, save both to `out_dir`; return it.
 
+    With `prime=N` and `examples` ((prompt, judgment) pairs), N AdamW steps of supervised warm-up on
+    the judgments (loss on the judgment tokens only, one example per step, in a seeded order).
     Reuses `out_dir` when it already holds a model built from the same spec (a resumed job must load
-    the same tokenizer it trained with).
+    the same tokenizer and weights it trained with).
     """
     spec = parse_tiny(model)
     out_dir = Path(out_dir)
@@ -90,7 +98,7 @@ def build_tiny_model(model: str, corpus: Iterable[str], out_dir: Path) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(list(corpus), trainer=trainer)
+    tok.train_from_iterator(list(corpus) + [t for _, t in examples], trainer=trainer)
     hf_tok = PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     )
@@ -109,8 +117,40 @@ def build_tiny_model(model: str, corpus: Iterable[str], out_dir: Path) -> Path:
     )
     torch.manual_seed(spec.seed)
     lm = LlamaForCausalLM(config)
+    if spec.prime and examples:
+        _prime(lm, hf_tok, examples, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     lm.save_pretrained(out_dir)
     hf_tok.save_pretrained(out_dir)
     marker.write_text(json.dumps(asdict(spec), sort_keys=True))
     return out_dir
+
+
+def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyModelSpec) -> None:
+    """Supervised warm-up: teach the random model the judgment format (rich progress bar)."""
+    import random
+
+    import torch
+    from rich.progress import Progress
+
+    rng = random.Random(spec.seed)
+    encoded = []
+    for prompt, target in examples:
+        p = tok(prompt)["input_ids"]
+        y = tok(target)["input_ids"] + [tok.eos_token_id]
+        if len(p) + len(y) <= spec.max_positions:
+            encoded.append((p, y))
+    if not encoded:
+        return
+    opt = torch.optim.AdamW(lm.parameters(), lr=5e-3)
+    lm.train()
+    with Progress(transient=True) as progress:
+        task = progress.add_task("priming tiny judge", total=spec.prime)
+        for _ in range(spec.prime):
+            p, y = rng.choice(encoded)
+            loss = lm(input_ids=torch.tensor([p + y]), labels=torch.tensor([[-100] * len(p) + y])).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            progress.advance(task)
+    lm.eval()

@@ -149,13 +149,33 @@ def load_training_items(spec: Any) -> list[Any]:
     return items
 
 
-def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path) -> str:
+def priming_examples(items: list[Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(prompt, judgment) pairs for a tiny model's warm-up: stored judge outputs whose verdict agrees
+    with the human preference, on rows shown in the original order (stored A/B = response1/2)."""
+    from rcstudio.rationale.parse import parse_judgment
+
+    by_id = {str(item.id): item for item in items}
+    out = []
+    for row in rows:
+        item = by_id.get(row["item_id"])
+        if row["swapped"] or item is None:
+            continue
+        for _name, output in sorted(item.outputs.items()):
+            text = output.generated_text or ""
+            judgment = parse_judgment(text) if text else None
+            if judgment is not None and judgment.ok and judgment.direction == item.preference_direction:
+                out.append((row["prompt"], text))
+    return out
+
+
+def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
     """A path or hub id for the judge; `tiny://` models are built into `run_dir/model/`."""
     from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
 
     model = spec.judge.model
     if is_tiny(model):
-        return str(build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model"))
+        examples = priming_examples(list(items), rows)
+        return str(build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model", examples))
     return model
 
 
@@ -261,11 +281,15 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     ckpt_dir = run_dir / "checkpoints"
     started = time.time()
 
+    settings = RewardSettings.from_spec(spec.reward)
     items = load_training_items(spec)
     rows = training_rows(items, spec.data.swap, spec.data.seed, spec.judge.top_k, spec.judge.prompt_template)
+    if settings.tie_policy == "skip":  # a tie that earns no reward would still shift the group's advantages
+        rows = [r for r in rows if r["preference"] != 0]
     if not rows:
-        raise JobFailed("no trainable pairs in data.train (every item lacks a preference)")
-    model = resolve_model(spec, rows, run_dir)
+        raise JobFailed("no trainable pairs in data.train (items lack a preference, or are ties with "
+                        "reward.tie_policy = \"skip\")")
+    model = resolve_model(spec, rows, run_dir, items)
     tokenizer = load_tokenizer(spec, model)
     chat = bool(getattr(tokenizer, "chat_template", None))
     rows, dropped = fit_prompts(rows, tokenizer, spec.rl.max_prompt_tokens, chat)
@@ -278,8 +302,8 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     kwargs = grpo_kwargs(spec, ckpt_dir, cuda=cuda, bf16=cuda and torch.cuda.is_bf16_supported())
     config = GRPOConfig(**kwargs)
-    reward = HybridReward(RewardSettings.from_spec(spec.reward), make_matcher(spec.reward.matcher),
-                          top_k=spec.judge.top_k)
+    matcher = make_matcher(spec.reward.matcher)
+    reward = HybridReward(settings, matcher, top_k=spec.judge.top_k)
     resume = last_checkpoint(ckpt_dir)
     wandb_run = init_run(spec, run_dir, run_id, "train", spec.experiment.name)
     preemption = _Preemption()
@@ -319,6 +343,9 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     finally:
         preemption.restore()
         wandb_run.finish()
+        close = getattr(matcher, "close", None)
+        if callable(close):
+            close()
     results = run_dir / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))

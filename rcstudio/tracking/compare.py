@@ -90,6 +90,21 @@ def collect(runs: Sequence[str], metrics: Sequence[str], samples: int | None = N
     return curves
 
 
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def check_output(path: str | Path | None, key: str, formats: Sequence[str] | None = None) -> None:
+    """Fail before any work when an output path cannot be written (missing folder, bad suffix)."""
+    if path is None:
+        return
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserError(f"folder {path.parent} does not exist", key=key, hint="create it first")
+    if formats and path.suffix.lower() not in formats:
+        raise UserError(f"cannot write {path.suffix or 'a file without suffix'}", key=key,
+                        hint=f"use one of {', '.join(formats)}")
+
+
 def write_csv(curves: Sequence[Curve], path: str | Path) -> None:
     """Long format: run,run_id,metric,step,value (one row per point) - easy to pivot in a paper."""
     with open(path, "w", newline="") as fh:

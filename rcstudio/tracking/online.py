@@ -42,6 +42,7 @@ class OnlineSource(MetricSource):
         max_retries: int = 4,
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        min_poll_s: float = 5.0,
     ) -> None:
         self.entity = entity
         self.project = project
@@ -51,7 +52,9 @@ class OnlineSource(MetricSource):
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.sleep = sleep
+        self.min_poll_s = min_poll_s  # a live run is re-queried at most this often
         self._runs: dict[str, Any] = {}  # run id -> wandb Run
+        self._loaded_at: dict[str, float] = {}
         self._history: dict[tuple[Any, ...], dict[str, Series]] = {}
         self.calls = 0  # API calls made (tests and the status bar read it)
 
@@ -108,11 +111,14 @@ class OnlineSource(MetricSource):
         run = self._runs.get(run_id)
         if run is not None and (run.state in TERMINAL_STATES or not refresh):
             return run  # finished runs are never re-polled
+        if run is not None and time.monotonic() - self._loaded_at.get(run_id, 0.0) < self.min_poll_s:
+            return run  # summary, state and history of one refresh share one query
         if run is not None:
             self._call(lambda: run.load(force=True))  # wandb.Api caches Run objects: re-query
-            return run
-        run = self._call(lambda: self._api().run(self._path(run_id)))
-        self._runs[run_id] = run
+        else:
+            run = self._call(lambda: self._api().run(self._path(run_id)))
+            self._runs[run_id] = run
+        self._loaded_at[run_id] = time.monotonic()
         return run
 
     # -- MetricSource ----------------------------------------------------------------------

@@ -234,8 +234,13 @@ class RcStudioApp(App[None]):
     # -- screens ---------------------------------------------------------------------------
     def action_open(self) -> None:
         rec = self.current
-        if rec is not None:
-            self.push_screen(RunScreen(self.backend, rec, [r.record for r in self.rows if r.record.experiment == rec.experiment]))
+        if rec is None:
+            return
+        # diff candidates: runs marked with space first (any experiment), then the same experiment's
+        marked = self.query_one(RunsTable).marked
+        first = [r.record for r in self.rows if r.run_id in marked]
+        rest = [r.record for r in self.rows if r.record.experiment == rec.experiment and r.run_id not in marked]
+        self.push_screen(RunScreen(self.backend, rec, first + rest))
 
     @on(RunsTable.Opened)
     def _opened(self, message: RunsTable.Opened) -> None:

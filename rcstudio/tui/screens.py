@@ -103,6 +103,7 @@ class RunScreen(Screen[None]):
         self.others = [r for r in others if r.run_id != record.run_id]
         self.diff_index = 0
         self.follow = True
+        self.details_loaded = False
 
     def compose(self) -> ComposeResult:
         rec = self.record
@@ -113,12 +114,11 @@ class RunScreen(Screen[None]):
         )
         with TabbedContent(initial="tab-spec"):
             with TabPane("Spec", id="tab-spec"):
-                yield Static(self.backend.resolved_spec(rec), id="spec", classes="text", markup=False)
+                yield Static("loading...", id="spec", classes="text", markup=False)
             with TabPane("Diff", id="tab-diff"):
                 yield Static("", id="diff", classes="text", markup=False)
             with TabPane("Artifacts", id="tab-artifacts"):
-                files = self.backend.artifacts(rec)
-                yield Static("\n".join(files) or "(nothing compiled)", id="artifacts", classes="text", markup=False)
+                yield Static("", id="artifacts", classes="text", markup=False)
             with TabPane("Logs", id="tab-logs"):
                 yield Log(id="log", max_lines=2000)
             with TabPane("Jobs", id="tab-jobs"):
@@ -128,11 +128,8 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.show_diff()
-        jobs = self.backend.jobs(self.record)
-        text = "\n".join(f"{jid:<16} {state}" for jid, state in jobs) or f"no scheduler job (state {self.record.state})"
-        self.query_one("#jobs", Static).update(text)
         self._log_pos: dict[Path, int] = {}
+        self.load_details()
         self.load_logs()
         self.load_chart()
         self.set_interval(1.0, self._tick)
@@ -142,16 +139,38 @@ class RunScreen(Screen[None]):
             self.load_logs()
 
     def diff_text(self) -> str:
+        """Unified diff of the resolved specs (blocking: call from a worker)."""
         if not self.others:
-            return "(no other run to compare with)"
+            return "(no other run to compare with; mark one with space in the runs table)"
         other = self.others[self.diff_index % len(self.others)]
         mine = self.backend.resolved_spec(self.record).splitlines()
         theirs = self.backend.resolved_spec(other).splitlines()
         diff = list(difflib.unified_diff(theirs, mine, other.name, self.record.name, lineterm="", n=1))
         return "\n".join(diff) if diff else f"(same resolved spec as {other.name})"
 
+    @work(thread=True, exclusive=True, group="details", exit_on_error=False)
+    def load_details(self) -> None:
+        """Spec, diff, compiled files and job states: file and registry reads, off the UI thread."""
+        rec = self.record
+        spec = self.backend.resolved_spec(rec)
+        files = self.backend.artifacts(rec)
+        jobs = self.backend.jobs(rec)
+        diff = self.diff_text()
+        jobs_text = "\n".join(f"{jid:<16} {state}" for jid, state in jobs) or f"no scheduler job (state {rec.state})"
+
+        def show() -> None:
+            self.query_one("#spec", Static).update(spec)
+            self.query_one("#artifacts", Static).update("\n".join(files) or "(nothing compiled)")
+            self.query_one("#jobs", Static).update(jobs_text)
+            self.query_one("#diff", Static).update(diff)
+            self.details_loaded = True
+
+        self.app.call_from_thread(show)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
     def show_diff(self) -> None:
-        self.query_one("#diff", Static).update(self.diff_text())
+        text = self.diff_text()
+        self.app.call_from_thread(self.query_one("#diff", Static).update, text)
 
     def action_next_diff(self) -> None:
         self.diff_index += 1

@@ -40,3 +40,16 @@ def test_nemo_runs_are_sbatch_plans(compile_spec):
     assert c.plan.mode == "sbatch" and c.plan.argv == []
     assert {str(f) for f in c.files} == {"spec.resolved.toml", "compiled/overrides.txt", "compiled/config.yaml",
                                         "compiled/job.sbatch", "compiled/run.json"}
+
+
+def test_cpu_only_command_jobs_ask_for_no_gpus(compile_spec):
+    """Evals that re-score stored outputs or call an endpoint, and data jobs, must not wait for GPUs."""
+    base = '[experiment]\nname = "ev"\nkind = "eval"\n[cluster]\ngpus_per_node = 4\n'
+    (judged,) = compile_spec(base + '[eval]\nbenchmarks = ["judgebench"]\n')
+    assert judged.plan.gpus_per_node == 4  # serves the judge itself
+    (stored,) = compile_spec(base + '[eval]\nbenchmarks = ["hs3-atomic"]\nstored_judges = ["j1"]\n'
+                             '[reward.matcher]\nkind = "embedding"\n')
+    assert stored.plan.gpus_per_node == 0
+    (remote,) = compile_spec(base.replace('[cluster]', '[judge]\nendpoint = "http://judge:8000/v1"\n[cluster]')
+                             + '[eval]\nbenchmarks = ["judgebench"]\n')
+    assert remote.plan.gpus_per_node == 0

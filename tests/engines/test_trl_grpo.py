@@ -205,3 +205,27 @@ def test_slurm_warning_signal_asks_for_a_checkpoint_and_a_stop():
     control = stop.on_step_end(TrainingArguments(output_dir="/tmp/unused", report_to="none"),
                                TrainerState(), TrainerControl())
     assert control.should_save and control.should_training_stop
+
+
+def test_tiny_model_strings_are_checked():
+    from rcstudio.engines.tiny_model import TinyModelSpec, is_tiny, parse_tiny
+
+    assert is_tiny("tiny://random") and not is_tiny("Qwen/Qwen3-0.6B")
+    assert parse_tiny("tiny://random?layers=3&prime=5") == TinyModelSpec(layers=3, prime=5)
+    for bad, msg in (("tiny://random?depth=2", "unknown tiny model parameter"),
+                     ("tiny://random?layers=two", "not an integer"),
+                     ("tiny://random?hidden=30&heads=4", "not divisible"),
+                     ("tiny://big", "unknown tiny model")):
+        with pytest.raises(UserError, match=msg):
+            parse_tiny(bad)
+
+
+def test_priming_examples_are_stored_judgments_that_agree_with_humans(quickstart_pairs):
+    items = load_pairs(quickstart_pairs).items
+    rows = trl_grpo.training_rows(items, "both", 0, 0, "rcstudio-genrm-v1")
+    examples = trl_grpo.priming_examples(items, rows)
+    # 31 + 31 of the 40 x 2 stored verdicts agree with the human preference; swapped rows never prime
+    assert len(examples) == 62
+    unswapped = {r["prompt"] for r in rows if not r["swapped"]}
+    assert all(prompt in unswapped for prompt, _ in examples)
+    assert all("\\boxed{" in text for _, text in examples)

@@ -12,7 +12,7 @@ from rcstudio.rationale.llm import ResponseCache
 from rcstudio.rationale.matchers import MatchError, MatchRequest, make_matcher
 from rcstudio.rationale.matchers.embedding import levels_from_cosine, normalize_naming
 from rcstudio.rationale.matchers.llm import parse_match_reply, render_match_messages
-from rcstudio.testing.openai_stub import OpenAIStub, matrix_responder
+from rcstudio.testing.openai_stub import OpenAIStub
 
 REQ = MatchRequest("i1", ["Response 1 is correct.", "Response 2 has a bug."], ["A is correct.", "B crashes.", "A is short."])
 

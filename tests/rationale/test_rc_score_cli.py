@@ -180,3 +180,23 @@ def test_label_to_verdict():
     assert label_to_verdict(-2) == "A>>B" and label_to_verdict("1") == "B>A" and label_to_verdict(0) == "A=B"
     assert label_to_verdict("Response 2") == "B>A" and label_to_verdict("A") == "A>B"
     assert label_to_verdict("maybe") is None and label_to_verdict(None) is None
+
+
+@pytest.mark.slow
+def test_score_with_embedding_matcher(capsys, tmp_path, make_pair):
+    rows = [
+        make_pair(0, **{"human-checklist": ["Response 1 correctly says the boiling point of water is 100 degrees Celsius."],
+                        "e-checklist": ["Response A gives the correct boiling point of water, 100 degrees Celsius."],
+                        "e-label": "A>B"}),
+        make_pair(1, **{"human-checklist": ["Response 2 forgets to close the file handle in the Python snippet."],
+                        "e-checklist": ["Response A has a nicer greeting."], "e-label": "B>A"}),
+    ]  # fmt: skip
+    data = write_lines(tmp_path / "e.jsonl", rows)
+    code, out, err = run_cli(capsys, "score", "--data", str(data), "--model", "e", "--json", "--bootstrap", "0")
+    assert code == 0, err
+    assert out.count("\n") == 1, out[:300]
+    res = json.loads(out)
+    assert res["matcher"] == "embedding" and res["valid"] == 2
+    per = {d: v["rc"]["mean"] for d, v in res["domains"].items()}
+    assert per["general"] >= 0.75 and per["stem"] <= 0.25  # paraphrase vs unrelated reason
+    assert res["oa"]["mean"] == 0.5

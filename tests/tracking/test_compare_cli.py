@@ -67,3 +67,7 @@ def test_compare_user_errors(sweep):
     assert res.returncode == 2 and "reward/nope" in res.stderr and "Traceback" not in res.stderr
     res = cli("compare", "no-such-run", "--metric", "reward/total")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = cli("compare", str(sweep[0.0]), "-m", "reward/total", "-o", "/nonexistent-dir/x.png")
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    res = cli("compare", str(sweep[0.0]), "-m", "reward/total", "-o", "plot.gif")
+    assert res.returncode == 2 and ".png" in res.stderr

@@ -8,6 +8,8 @@ import struct
 import numpy as np
 import pytest
 import wandb
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.offline import OfflineSource, find_wandb_files, read_run, wait_finished
@@ -110,14 +112,13 @@ def test_follow_mode_reads_only_appended_records(tmp_path):
         run.log({"reward/total": float(i)})
     import time
 
-    (path,) = [p for p in find_wandb_files(tmp_path)]
     source = OfflineSource([tmp_path])
-    deadline = time.time() + 20
+    deadline = time.time() + 60  # wandb-core flushes a live run's file on its own schedule
     ref = source.find("live-1")
     while (ref is None or len(source.history(ref, ["reward/total"])["reward/total"]) < 20) and time.time() < deadline:
         time.sleep(0.1)
         ref = ref or source.find("live-1")
-    assert source.state(ref) == "running"
+    assert ref is not None and source.state(ref) == "running"
     reader = source.run(ref)
     first_offset = reader.offset
     assert len(reader.history(["reward/total"])["reward/total"]) == 20
@@ -231,3 +232,49 @@ def test_grouped_runs_appear_together(tmp_path):
     groups = group_runs(OfflineSource([tmp_path]).runs())
     assert sorted(groups) == ["g-1", "g-2"]
     assert [r.id for r in groups["g-1"]] == ["g-1", "g-1-rm"]
+
+
+def _write_log(payloads: list[bytes]) -> bytes:
+    """A LevelDB-style log writer (test-only) following the framing wandb-core writes."""
+    import zlib
+
+    out = bytearray(fmt.FILE_HEADER.pack(fmt.IDENT, fmt.MAGIC, fmt.VERSION))
+    for payload in payloads:
+        rest, first = payload, True
+        while True:
+            left = fmt.BLOCK_SIZE - len(out) % fmt.BLOCK_SIZE
+            if left < fmt.CHUNK_HEADER.size:
+                out += b"\0" * left
+                left = fmt.BLOCK_SIZE
+            room = left - fmt.CHUNK_HEADER.size
+            piece, rest = rest[:room], rest[room:]
+            last = not rest
+            kind = fmt.FULL if first and last else fmt.FIRST if first else fmt.LAST if last else fmt.MIDDLE
+            crc = zlib.crc32(piece, zlib.crc32(bytes([kind])))
+            out += struct.pack("<IHB", crc, len(piece), kind) + piece
+            first = False
+            if last:
+                break
+    return bytes(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=70_000), min_size=1, max_size=8), st.integers(0, 2**32 - 1))
+def test_framing_round_trips_any_sizes(sizes, seed):
+    """Any record sizes (empty, block-straddling, multi-block) come back intact, and every prefix
+    of the file yields a prefix of the records (what follow mode relies on)."""
+    import random
+
+    rnd = random.Random(seed)
+    payloads = [rnd.randbytes(n) for n in sizes]
+    data = _write_log(payloads)
+    got = list(fmt.iter_records(data))
+    assert [bytes(p) for p, _ in got] == payloads
+    cut = rnd.randrange(fmt.FILE_HEADER.size, len(data) + 1)
+    partial = [bytes(p) for p, _ in fmt.iter_records(data[:cut])]
+    assert partial == payloads[: len(partial)]
+    # resuming from the last complete record's offset reads exactly the rest
+    resume = got[len(partial) - 1][1] if partial else 0
+    base = resume - resume % fmt.BLOCK_SIZE
+    rest = [bytes(p) for p, _ in fmt.iter_records(data[base:], resume, base=base)]
+    assert partial + rest == payloads

@@ -95,7 +95,7 @@ def server(monkeypatch):
 
 
 def test_sampled_history_summary_config_and_cache(server):
-    source = OnlineSource("ent", "proj", base_url=server.url)
+    source = OnlineSource("ent", "proj", base_url=server.url, min_poll_s=0)
     ref = source.find("abc")
     assert ref is not None and ref.name == "genrm-alpha0.8" and ref.group == "genrm"
     assert source.find("nope") is None
@@ -110,6 +110,14 @@ def test_sampled_history_summary_config_and_cache(server):
     server.heartbeat = "2026-11-29T19:11:00"  # the run moved on: history is fetched again
     source.history(ref, ["reward/total"], samples=10)
     assert server.ops.count("RunSampledHistory") == n + 1
+
+
+def test_one_query_per_poll_interval(server):
+    source = OnlineSource("ent", "proj", base_url=server.url, min_poll_s=60)
+    ref = source.find("abc")
+    before = server.ops.count("Run")
+    source.summary(ref), source.state(ref), source.history(ref, ["reward/total"], samples=10)
+    assert server.ops.count("Run") == before  # within the interval: no re-query of a live run
 
 
 def test_full_scan_on_demand(server):

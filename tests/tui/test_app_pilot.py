@@ -79,9 +79,12 @@ async def test_run_view_spec_diff_logs_chart(registry):
     async with app.run_test(size=(160, 45)) as pilot:
         await loaded(app, pilot)
         await pilot.press("down", "enter")  # alpha 0.8
-        await pilot.pause(0.3)
         screen = app.screen
         assert isinstance(screen, RunScreen) and screen.record.name == "genrm-additive-alpha0.8"
+        for _ in range(200):
+            if screen.details_loaded:
+                break
+            await pilot.pause(0.05)
         assert "alpha = 0.8" in str(screen.query_one("#spec", Static).render())
         assert "-alpha = " in str(screen.query_one("#diff", Static).render())
         assert "+alpha = 0.8" in str(screen.query_one("#diff", Static).render())
@@ -103,6 +106,14 @@ async def test_run_view_spec_diff_logs_chart(registry):
         assert "Diff vs next run" in str(app.screen.query_one("#help-text", Static).render())
         await pilot.press("escape", "escape")
         assert isinstance(app.screen.query_one(RunsTable), RunsTable)
+        # a marked run is the first diff candidate
+        await pilot.press("up", "space", "down", "enter")  # mark alpha 1, open alpha 0.8
+        for _ in range(200):
+            if app.screen.details_loaded:
+                break
+            await pilot.pause(0.05)
+        diff = str(app.screen.query_one("#diff", Static).render())
+        assert "genrm-additive-alpha1" in diff and "-alpha = 1.0" in diff
 
 
 async def test_compare_marked_runs(registry):

@@ -55,6 +55,10 @@ def test_run_view_diff(snap_compare, app):
         await _wait_loaded(pilot)
         await pilot.press("down", "enter")
         await _wait_chart(pilot, 3)
+        for _ in range(200):
+            if pilot.app.screen.details_loaded:
+                break
+            await pilot.pause(0.02)
         pilot.app.screen.query_one("TabbedContent").active = "tab-diff"
         await pilot.pause(0.1)
 

@@ -44,7 +44,7 @@ def make_matcher(cfg: Any, cache: Any = "default", progress: bool = False) -> Ba
         llm_cfg = LLMConfig.from_section(
             cfg, max_tokens=section_get(cfg, "max_tokens", None) or 2048, transport=section_get(cfg, "transport", None) or "aiohttp"
         )
-        store = ResponseCache() if cache == "default" else cache
+        store = ResponseCache(commit_every_s=1.0) if cache == "default" else cache
         return LLMMatcher(llm_cfg, cache=store, progress=progress)
     if kind == "embedding":
         from rcstudio.rationale.matchers.embedding import DEFAULT_MODEL, DEFAULT_THRESHOLDS, EmbeddingMatcher

