@@ -1,6 +1,7 @@
 """Single-node GenRM training with TRL's GRPOTrainer on the hybrid reward (`rl.engine = "trl"`).
 
-One machine, CPU or GPUs, local or as a one-node Slurm job. The judge writes reasons + a boxed
+One machine, CPU or GPUs (one process per GPU via `accelerate launch -m rcstudio run-job ...`;
+W&B and the summary come from rank 0), local or as a one-node Slurm job. The judge writes reasons + a boxed
 verdict for each training pair; `HybridReward` scores it with the rationale core (the same code the
 NeMo-Aligner reward server runs), and the reward components go to the run's W&B run under the
 shared names, so the dashboard puts TRL and NeMo-Aligner runs side by side.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import signal
 import time
@@ -274,7 +276,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
     from rcstudio.engines.grpo_reward import HybridReward
-    from rcstudio.tracking.wandb_log import init_run
+    from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
     run_id = run_dir.name
@@ -300,12 +302,16 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
                         f" ({dropped} dropped for exceeding rl.max_prompt_tokens)")
 
     cuda = torch.cuda.is_available()
-    kwargs = grpo_kwargs(spec, ckpt_dir, cuda=cuda, bf16=cuda and torch.cuda.is_bf16_supported())
+    # one process per GPU when started through `accelerate launch` / torchrun (they set these)
+    world_size, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    kwargs = grpo_kwargs(spec, ckpt_dir, world_size=world_size, cuda=cuda,
+                         bf16=cuda and torch.cuda.is_bf16_supported())
     config = GRPOConfig(**kwargs)
     matcher = make_matcher(spec.reward.matcher)
     reward = HybridReward(settings, matcher, top_k=spec.judge.top_k)
     resume = last_checkpoint(ckpt_dir)
-    wandb_run = init_run(spec, run_dir, run_id, "train", spec.experiment.name)
+    wandb_run = (init_run(spec, run_dir, run_id, "train", spec.experiment.name) if rank == 0
+                 else NoopRun(run_id, spec.experiment.name, {}))
     preemption = _Preemption()
     preemption.install()
     try:
@@ -346,9 +352,10 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
         close = getattr(matcher, "close", None)
         if callable(close):
             close()
-    results = run_dir / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    if rank == 0:
+        results = run_dir / "results"
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "

@@ -21,6 +21,17 @@ def _tmux(*args: str) -> str:
                           text=True).stdout
 
 
+def _wait_gone(session: str, text: str, timeout: float = 60.0) -> str:
+    deadline = time.time() + timeout
+    screen = ""
+    while time.time() < deadline:
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        if text not in screen:
+            return screen
+        time.sleep(0.25)
+    raise AssertionError(f"{text!r} never went away; screen was:\n{screen}")
+
+
 def _wait_for(session: str, text: str, timeout: float = 60.0) -> str:
     deadline = time.time() + timeout
     screen = ""
@@ -45,6 +56,7 @@ def test_tui_in_tmux(registry, rcstudio_home):
         assert "genrm-additive-alpha0.8" in screen
         assert "alpha=0.5" in screen and "RUNNING" in screen
         _tmux("send-keys", "-t", session, "/")
+        _wait_for(session, "filter: words")  # the filter box is open
         _tmux("send-keys", "-t", session, "-l", "state:failed")
         _tmux("send-keys", "-t", session, "Enter")
         screen = _wait_for(session, "1/4 runs")
@@ -54,7 +66,9 @@ def test_tui_in_tmux(registry, rcstudio_home):
         assert "Artifacts" in screen
         _tmux("send-keys", "-t", session, "?")
         _wait_for(session, "Key bindings")
+        # one Escape at a time: two back to back can read as a single escape sequence
         _tmux("send-keys", "-t", session, "Escape")
+        _wait_gone(session, "Key bindings")
         _tmux("send-keys", "-t", session, "Escape")
         _wait_for(session, "1/4 runs")
         _tmux("send-keys", "-t", session, "q")
