@@ -141,7 +141,13 @@ def submit(
     if wait:
         bad = [r for r in records if r.state != "COMPLETED"]
         if not as_json:
-            _console().print(_runs_table(records[:SHOWN], title="final states"))
+            out = _console()
+            out.print(_runs_table(records[:SHOWN], title="final states"))
+            from rcstudio.engines.results import results_table
+
+            table = results_table([r.run_dir for r in records[:SHOWN]])
+            if table is not None:
+                out.print(table)
         if bad:
             raise JobFailed(f"{len(bad)} of {len(records)} run(s) did not complete: "
                             + ", ".join(f"{r.run_id} {r.state}" for r in bad)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import time
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -152,10 +153,35 @@ class _Running:
         self.stopped = False
 
 
-def _forwarding(running: _Running):
-    """Install handlers that pass SIGTERM/SIGINT/SIGUSR2 on to the running commands."""
+CHECKPOINT_GRACE_S = 60.0
 
-    def forward(signum: int, _frame: Any) -> None:
+
+def _wait_for_groups(running: _Running, timeout_s: float) -> None:
+    """Give the commands time to save a checkpoint and exit after a USR2."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pgid in list(running.groups):
+            try:
+                os.killpg(pgid, 0)
+                alive.append(pgid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return
+        time.sleep(0.2)
+
+
+def _forwarding(running: _Running):
+    """Install handlers that pass SIGTERM/SIGINT/SIGUSR2 on to the running commands.
+
+    USR2 is Slurm's warning before a timeout or preemption: the command (e.g. the TRL engine) saves
+    a checkpoint and exits; then submitit's own USR2 handler runs, calls `CommandTask.checkpoint`
+    and requeues the job, which resumes from that checkpoint.
+    """
+    previous: dict = {}
+
+    def forward(signum: int, frame: Any) -> None:
         if signum != signal.SIGUSR2:  # USR2 = Slurm's timeout warning; the rest means stop
             running.stopped = True
         for pgid in list(running.groups):
@@ -163,8 +189,13 @@ def _forwarding(running: _Running):
                 os.killpg(pgid, signum)
             except ProcessLookupError:
                 pass
+        chained = previous.get(signum)
+        if signum == signal.SIGUSR2 and callable(chained):
+            _wait_for_groups(running, CHECKPOINT_GRACE_S)
+            chained(signum, frame)
 
-    return {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
+    previous.update({sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)})
+    return dict(previous)
 
 
 def _restore(previous: dict) -> None:
@@ -213,6 +244,13 @@ class CommandTask:
         if rc != 0:
             raise RuntimeError(f"{self.argv[0]} exited with status {rc}; see {self.stderr}")
         return rc
+
+    def checkpoint(self, *args: Any, **kwargs: Any):
+        """submitit calls this on preemption/timeout before requeueing: the same command runs again
+        in the same run dir, and the engine resumes from its last checkpoint there."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self)
 
     def run(self, running: _Running) -> int:
         """Run the command (its process group is in `running` meanwhile); returns its status."""
