@@ -251,9 +251,15 @@ def table2_numbers(summary: dict[str, Any], judge: str | None = None) -> dict[st
     out["judgebench/overall"] = jb["micro"] if jb else None
     both = [out["rmbench/overall"], out["judgebench/overall"]]
     out["total"] = round(sum(both) / 2, 2) if all(v is not None for v in both) else None
+    hs3 = pick("hs3-atomic")
+    for metric in ("rc", "oa"):
+        value = (hs3 or {}).get(metric)
+        mean = value.get("mean") if isinstance(value, dict) else value
+        out[f"hs3/{metric}"] = round(100 * mean, 2) if isinstance(mean, (int, float)) else None
     return out
 
 
 def table2_judges(summary: dict[str, Any]) -> list[str]:
-    """Judges with RM-Bench or JudgeBench results in a run, in order of appearance."""
-    return list(dict.fromkeys([*summary.get("rmbench", {}), *summary.get("judgebench", {})]))
+    """Judges with RM-Bench, JudgeBench or HelpSteer3-Atomic results in a run, in order of appearance."""
+    return list(dict.fromkeys([*summary.get("rmbench", {}), *summary.get("judgebench", {}),
+                               *summary.get("hs3-atomic", {})]))

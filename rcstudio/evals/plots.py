@@ -22,7 +22,7 @@ def plot_table2(rows: Sequence, path: str | Path, title: str = "RM-Bench and Jud
         raise UserError("nothing to plot: give at least one run")
     keys = [k for k, _ in COLUMNS if any(r.cells.get(k) is not None for r in rows)]
     if not keys:
-        raise UserError("the runs have no RM-Bench or JudgeBench results to plot")
+        raise UserError("the runs have no RM-Bench, JudgeBench or HelpSteer3-Atomic results to plot")
     labels = [dict(COLUMNS)[k] for k in keys]
     x = np.arange(len(keys))
     width = 0.8 / len(rows)

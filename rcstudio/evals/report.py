@@ -1,8 +1,9 @@
 """`rcstudio report`: eval runs side by side in the paper's table 2 layout.
 
 Columns: RM-Bench chat, math, code, safety, overall; JudgeBench knowledge, reasoning, math,
-coding, overall (micro, as the paper's own rows); total = mean of the two overalls. A cell a run
-did not measure prints as "-". Rows come from each run's `results/summary.json`.
+coding, overall (micro, as the paper's own rows); total = mean of the two overalls; then
+HelpSteer3-Atomic rationale consistency and outcome accuracy (as percent here, to share the
+table's scale). A cell a run did not measure prints as "-". Rows come from each run's `results/summary.json`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ COLUMNS = (
     ("judgebench/coding", "JB coding"),
     ("judgebench/overall", "JudgeBench"),
     ("total", "Avg"),
+    ("hs3/rc", "HS3 RC"),
+    ("hs3/oa", "HS3 OA"),
 )
 
 

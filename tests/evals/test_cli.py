@@ -97,9 +97,11 @@ def test_report_formats(capsys, tmp_path):
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0].startswith("| run | RM chat") and "| hybrid-14b |" in lines[2]
-    assert lines[2].rstrip(" |").endswith("82.9")  # the paper's avg for this row
+    cells = [c.strip() for c in lines[2].strip(" |").split("|")]
+    assert cells[[c.strip() for c in lines[0].strip(" |").split("|")].index("Avg")] == "82.9"  # the paper's avg
     code, out, _ = _run(capsys, "report", str(a), "--format", "csv")
-    assert out.splitlines()[0].startswith("run,rmbench/chat") and out.splitlines()[1].endswith(",82.9")
+    header, row = out.splitlines()[0].split(","), out.splitlines()[1].split(",")
+    assert header[:2] == ["run", "rmbench/chat"] and row[header.index("total")] == "82.9"
     code, out, _ = _run(capsys, "report", str(a), str(b))
     assert code == 0 and "outcome-14b" in out and "76.8" in out
     code, out, _ = _run(capsys, "report", str(a), "--json", "--plot", str(tmp_path / "t2.png"))
@@ -127,4 +129,19 @@ def test_report_by_registry_run_id(capsys, tmp_path):
     Registry().add_runs([RunRecord("evalrun-abcdef12", "hybrid-30b", "evalrun", "eval", "", "local", "COMPLETED",
                                    now, now, now, now, str(run_dir), "abcdef12")])
     code, out, _ = _run(capsys, "report", "evalrun-abc", "--format", "csv")
-    assert code == 0 and out.splitlines()[1].startswith("hybrid-30b,") and out.strip().endswith(",84.55")
+    header, row = out.splitlines()[0].split(","), out.splitlines()[1].split(",")
+    assert code == 0 and row[0] == "hybrid-30b" and row[header.index("total")] == "84.55"
+
+
+def test_report_shows_hs3_atomic_per_stored_judge(capsys, tmp_path):
+    run_dir = tmp_path / "quickstart-1"
+    (run_dir / "results").mkdir(parents=True)
+    hs3 = {judge: {"rc": {"mean": rc, "ci_low": rc - 0.03, "ci_high": rc + 0.03}, "oa": {"mean": 0.775}}
+           for judge, rc in (("evidence-judge", 0.858), ("surface-judge", 0.221))}
+    (run_dir / "results" / "summary.json").write_text(json.dumps({"benchmarks": {"hs3-atomic": hs3}}))
+    code, out, _ = _run(capsys, "report", str(run_dir), "--format", "csv")
+    assert code == 0
+    header, *rows = out.strip().splitlines()
+    assert header.endswith(",hs3/rc,hs3/oa")
+    assert rows[0].startswith("quickstart-1/evidence-judge,") and rows[0].endswith(",85.8,77.5")
+    assert rows[1].startswith("quickstart-1/surface-judge,") and rows[1].endswith(",22.1,77.5")
