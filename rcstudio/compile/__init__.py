@@ -38,23 +38,23 @@ def needs_gpus(run: RunSpec) -> bool:
     return True
 
 
+def _cluster_fields(run: RunSpec) -> dict:
+    """The plan fields copied from `[cluster]` as they are (both plan modes share them)."""
+    c = run.spec.cluster
+    return {"job_name": f"rcs-{run.name}", "cpus_per_task": c.cpus_per_task, "mem": c.mem, "time": c.time,
+            "partition": c.partition, "account": c.account, "qos": c.qos, "sbatch_extra": c.sbatch_extra,
+            "setup": c.setup, "array_parallelism": c.array_parallelism}
+
+
 def _command_plan(run: RunSpec, run_dir: Path) -> LaunchPlan:
     c = run.spec.cluster
     single_node = run.spec.experiment.kind != "genrm-train" or run.spec.rl.engine == "trl"
     return LaunchPlan(
         mode="command",
         argv=["rcstudio", "run-job", "--run-dir", str(run_dir)],
-        job_name=f"rcs-{run.name}",
         nodes=1 if single_node else c.nodes,
         gpus_per_node=c.gpus_per_node if needs_gpus(run) else 0,
-        cpus_per_task=c.cpus_per_task,
-        mem=c.mem,
-        time=c.time,
-        partition=c.partition,
-        account=c.account,
-        qos=c.qos,
-        sbatch_extra=list(c.sbatch_extra),
-        setup=list(c.setup),
+        **_cluster_fields(run),
     )
 
 
@@ -74,12 +74,8 @@ def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchP
         files["compiled/overrides.txt"] = "".join(o + "\n" for o in overrides)
         files["compiled/config.yaml"] = na.render_config_yaml(run, items)
         files["compiled/job.sbatch"] = na.render_sbatch(run, run_dir, overrides)
-        plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", job_name=f"rcs-{run.name}",
-                          nodes=run.spec.cluster.nodes, gpus_per_node=run.spec.cluster.gpus_per_node,
-                          cpus_per_task=run.spec.cluster.cpus_per_task, mem=run.spec.cluster.mem,
-                          time=run.spec.cluster.time, partition=run.spec.cluster.partition,
-                          account=run.spec.cluster.account, qos=run.spec.cluster.qos,
-                          sbatch_extra=list(run.spec.cluster.sbatch_extra), setup=list(run.spec.cluster.setup))
+        plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", nodes=run.spec.cluster.nodes,
+                          gpus_per_node=run.spec.cluster.gpus_per_node, **_cluster_fields(run))
         target = f"nemo-aligner {na.NEMO_ALIGNER_VERSION} ({na.CONFIG_NAME})"
     else:
         plan = _command_plan(run, run_dir)

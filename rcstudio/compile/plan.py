@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rcstudio.spec.sweep import RunSpec
 
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """How to start a run's job.
+    """How to start a run's job; launch/ submits it and keeps it as `launch.json` for `resubmit`.
 
     `command`: run `argv` inside the run dir with the given resources (submitit: local or Slurm,
-    N command runs of a sweep become one array). `sbatch`: submit `script` as is (a hetjob).
+    N command runs of a sweep with equal `resources_key()` become one array running at most
+    `array_parallelism` at a time). `sbatch`: submit `script` as is (a hetjob).
+    Sequences are stored as lists of str and `script` as a Path (or None), whatever was passed,
+    so a plan read back from `launch.json` equals the one written.
     """
 
-    mode: Literal["command", "sbatch"]
+    mode: Literal["command", "sbatch"] = "command"
     argv: list[str] = field(default_factory=list)
     script: Path | None = None
     job_name: str = ""
@@ -31,6 +35,26 @@ class LaunchPlan:
     qos: str = ""
     sbatch_extra: list[str] = field(default_factory=list)
     setup: list[str] = field(default_factory=list)
+    array_parallelism: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("argv", "sbatch_extra", "setup"):
+            object.__setattr__(self, name, [str(x) for x in getattr(self, name) or ()])
+        object.__setattr__(self, "script", Path(self.script) if self.script else None)
+
+    def resources_key(self) -> tuple[Any, ...]:
+        """Runs whose keys match can share one job array."""
+        return (self.nodes, self.gpus_per_node, self.cpus_per_task, self.mem, self.time, self.partition,
+                self.account, self.qos, tuple(self.sbatch_extra), tuple(self.setup))
+
+    def to_json(self) -> str:
+        data = asdict(self) | {"script": str(self.script) if self.script else None}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> LaunchPlan:
+        """Read `to_json` output (also the older launch.json, which wrote `"script": ""`)."""
+        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from rcstudio.errors import UserError
 from rcstudio.evals import verdicts
-from rcstudio.evals.records import Record, read_records
+from rcstudio.evals.records import Record, read_records, unique_ids
 
 CATEGORIES = ("hard_prompt", "creative_writing")
 STRONG_WEIGHT = 3
@@ -44,12 +44,7 @@ class ArenaQuestion:
 def load_questions(path: str | Path) -> list[ArenaQuestion]:
     """`question.jsonl` of arena-hard-auto (uid, category, subcategory, prompt)."""
     out: list[ArenaQuestion] = []
-    seen: set[str] = set()
-    for rec in read_records(path):
-        uid = str(rec.require("uid"))
-        if uid in seen:
-            raise rec.fail(f"duplicate uid {uid!r}", key="uid")
-        seen.add(uid)
+    for rec, uid in unique_ids(read_records(path), "uid"):
         prompt = rec.data.get("prompt")
         if prompt is None and isinstance(rec.data.get("turns"), list) and rec.data["turns"]:
             prompt = rec.data["turns"][0].get("content")  # v0.1 layout
@@ -75,12 +70,7 @@ def load_answers(path: str | Path, questions: Sequence[ArenaQuestion] | None = N
     supplies them): what a judge run on Arena-Hard needs."""
     by_uid = {q.uid: q for q in questions} if questions else {}
     out: list[ArenaAnswer] = []
-    seen: set[str] = set()
-    for rec in read_records(path):
-        uid = str(rec.require("uid"))
-        if uid in seen:
-            raise rec.fail(f"duplicate uid {uid!r}", key="uid")
-        seen.add(uid)
+    for rec, uid in unique_ids(read_records(path), "uid"):
         q = by_uid.get(uid)
         if by_uid and q is None:
             raise rec.fail(f"question {uid!r} is not in the questions file", key="uid")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rcstudio.errors import UserError
 from rcstudio.evals import verdicts
-from rcstudio.evals.records import Record, read_records
+from rcstudio.evals.records import Record, read_records, unique_ids
 
 CATEGORIES = ("knowledge", "reasoning", "math", "coding")
 _EXACT = {"livebench-reasoning": "reasoning", "livebench-math": "math", "livecodebench": "coding"}
@@ -112,12 +112,7 @@ def _source(record: Record) -> str:
 def load_pairs(path: str | Path) -> list[JudgeBenchPair]:
     """A JudgeBench split (pair_id, source, label, question, response_A, response_B)."""
     pairs: list[JudgeBenchPair] = []
-    seen: set[str] = set()
-    for rec in read_records(path):
-        pair_id = str(rec.require("pair_id"))
-        if pair_id in seen:
-            raise rec.fail(f"duplicate pair_id {pair_id!r}", key="pair_id")
-        seen.add(pair_id)
+    for rec, pair_id in unique_ids(read_records(path), "pair_id"):
         pairs.append(
             JudgeBenchPair(
                 pair_id=pair_id,

@@ -6,17 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rcstudio.errors import UserError
+from rcstudio.rationale.plots import pyplot, save_figure
 
 
 def plot_table2(rows: Sequence, path: str | Path, title: str = "RM-Bench and JudgeBench (%)") -> Path:
     """Grouped bars: one group per table-2 column, one bar per run (missing cells left out)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from rcstudio.evals.report import COLUMNS
+
+    plt = pyplot()
 
     if not rows:
         raise UserError("nothing to plot: give at least one run")
@@ -40,9 +39,4 @@ def plot_table2(rows: Sequence, path: str | Path, title: str = "RM-Bench and Jud
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

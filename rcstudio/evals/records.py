@@ -7,7 +7,7 @@ file and the line (a JSON array file is decoded object by object to know where e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,17 @@ class Record:
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise self.fail(f"{key!r} must be {names}, got {type(value).__name__}", key=key)
         return value
+
+
+def unique_ids(records: Iterable[Record], key: str) -> Iterator[tuple[Record, str]]:
+    """Each record with its `key` value as a string; a value seen before is a UserError at its line."""
+    seen: set[str] = set()
+    for rec in records:
+        value = str(rec.require(key))
+        if value in seen:
+            raise rec.fail(f"duplicate {key} {value!r}", key=key)
+        seen.add(value)
+        yield rec, value
 
 
 def _line_of(text: str, offset: int) -> int:

@@ -15,12 +15,16 @@ from rcstudio.evals.prompts import pairwise_messages
 from rcstudio.evals.runner import JudgeOutcome, JudgeTask
 
 
+def _both_orders(key: str, tags: tuple[str, str], prompt: str, first: str, second: str, template: str) -> list[JudgeTask]:
+    """Two games on one pair: `<key>:<tags[0]>` shows `first` as A, `<key>:<tags[1]>` shows it as B."""
+    return [
+        JudgeTask(f"{key}:{tags[0]}", pairwise_messages(prompt, first, second, template)),
+        JudgeTask(f"{key}:{tags[1]}", pairwise_messages(prompt, second, first, template)),
+    ]
+
+
 def judgebench_tasks(pairs: Sequence[judgebench.JudgeBenchPair], template: str) -> list[JudgeTask]:
-    tasks = []
-    for p in pairs:
-        tasks.append(JudgeTask(f"{p.pair_id}:0", pairwise_messages(p.question, p.response_a, p.response_b, template)))
-        tasks.append(JudgeTask(f"{p.pair_id}:1", pairwise_messages(p.question, p.response_b, p.response_a, template)))
-    return tasks
+    return [t for p in pairs for t in _both_orders(p.pair_id, ("0", "1"), p.question, p.response_a, p.response_b, template)]
 
 
 def judgebench_rows(
@@ -54,11 +58,7 @@ def rmbench_rows(
 
 
 def arena_tasks(answers: Sequence[arena_hard.ArenaAnswer], template: str) -> list[JudgeTask]:
-    tasks = []
-    for a in answers:
-        tasks.append(JudgeTask(f"{a.uid}:g1", pairwise_messages(a.prompt, a.baseline_answer, a.answer, template)))
-        tasks.append(JudgeTask(f"{a.uid}:g2", pairwise_messages(a.prompt, a.answer, a.baseline_answer, template)))
-    return tasks
+    return [t for a in answers for t in _both_orders(a.uid, ("g1", "g2"), a.prompt, a.baseline_answer, a.answer, template)]
 
 
 def arena_judgments(

@@ -2,7 +2,7 @@
 sbatch) -> registry rows, kept current by one batched poller. See docs/architecture.md (Launch)."""
 
 from rcstudio.launch.executors import Executor, LocalExecutor, SlurmExecutor, Submission, pick_executor
-from rcstudio.launch.jobs import CommandTask, JobRef, PlanView
+from rcstudio.launch.jobs import CommandTask, JobRef
 from rcstudio.launch.poller import Poller
 from rcstudio.launch.registry import (
     ACTIVE_STATES,
@@ -23,7 +23,6 @@ __all__ = [
     "JobRecord",
     "JobRef",
     "LocalExecutor",
-    "PlanView",
     "Poller",
     "Registry",
     "RunRecord",

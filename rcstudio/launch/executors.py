@@ -8,6 +8,8 @@ to Slurm as ONE job array.
 
 from __future__ import annotations
 
+import atexit
+
 import os
 import pickle
 import shlex
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch import slurm
 from rcstudio.launch.jobs import (
@@ -26,7 +29,6 @@ from rcstudio.launch.jobs import (
     CommandTask,
     JobRef,
     LocalSweepTask,
-    PlanView,
     mem_to_gb,
     read_state,
     time_to_minutes,
@@ -40,19 +42,16 @@ class Submission:
 
     run_id: str
     run_dir: Path
-    plan: PlanView
+    plan: LaunchPlan
     name: str = ""
 
 
 def as_submission(item: Any) -> Submission:
+    """A Submission from a Submission or a CompiledRun-like object (`.run`, `.run_dir`, `.plan`)."""
     if isinstance(item, Submission):
         return item
     run = item.run
-    spec = getattr(run, "spec", None)
-    par = None
-    if spec is not None and getattr(spec, "cluster", None) is not None:
-        par = getattr(spec.cluster, "array_parallelism", None)
-    return Submission(run.run_id, Path(item.run_dir), PlanView.of(item.plan, par), getattr(run, "name", run.run_id))
+    return Submission(run.run_id, Path(item.run_dir), item.plan, getattr(run, "name", run.run_id))
 
 
 def command_task(sub: Submission) -> CommandTask:
@@ -84,6 +83,9 @@ class Executor(ABC):
 
 # -- local ---------------------------------------------------------------------------------------
 _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hold the Popen to poll)
+# Drop them before interpreter teardown: LocalJob.__del__ run after submitit's module globals are
+# gone prints "Exception ignored" tracebacks on exit (the jobs themselves keep running).
+atexit.register(_LOCAL_JOBS.clear)
 
 
 class LocalExecutor(Executor):
@@ -114,7 +116,7 @@ class LocalExecutor(Executor):
         return [self._submit_one(sub) for sub in subs]
 
     @staticmethod
-    def _executor(folder: Path, plan: PlanView, minutes: int) -> Any:
+    def _executor(folder: Path, plan: LaunchPlan, minutes: int) -> Any:
         import submitit
 
         ex = submitit.LocalExecutor(folder=folder)
@@ -219,7 +221,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 # -- slurm ---------------------------------------------------------------------------------------
-def _extra_parameters(plan: PlanView) -> dict[str, Any]:
+def _extra_parameters(plan: LaunchPlan) -> dict[str, Any]:
     """`sbatch_extra` flags (`--exclusive`, `--constraint=a100`) as submitit additional_parameters."""
     extra: dict[str, Any] = {}
     for flag in plan.sbatch_extra:
@@ -242,7 +244,7 @@ class SlurmExecutor(Executor):
     def __init__(self) -> None:
         self.sbatch_calls = 0  # how many submissions reached sbatch (a sweep should make one)
 
-    def _submitit_executor(self, folder: Path, plan: PlanView, job_name: str, n: int) -> Any:
+    def _submitit_executor(self, folder: Path, plan: LaunchPlan, job_name: str, n: int) -> Any:
         import submitit
 
         ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=0)

@@ -7,15 +7,16 @@ scheduler at run time, so secrets (WANDB_API_KEY, OPENAI_API_KEY) stay out of ev
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import time
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rcstudio.compile.plan import LaunchPlan
 
 LOG_STDOUT = "stdout.log"
 LOG_STDERR = "stderr.log"
@@ -41,74 +42,15 @@ class JobRef:
         return self.job_id if self.array_index is None else f"{self.job_id}_{self.array_index}"
 
 
-@dataclass(frozen=True)
-class PlanView:
-    """The launch plan as the executors read it (from compile's LaunchPlan or from launch.json)."""
-
-    mode: str = "command"  # command | sbatch
-    argv: tuple[str, ...] = ()
-    nodes: int = 1
-    gpus_per_node: int = 0
-    cpus_per_task: int = 1
-    mem: str = ""
-    time: str = ""
-    partition: str = ""
-    account: str = ""
-    qos: str = ""
-    sbatch_extra: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    script: str = ""
-    job_name: str = ""
-    array_parallelism: int = 16
-
-    @classmethod
-    def of(cls, plan: Any, array_parallelism: int | None = None) -> PlanView:
-        """Read any LaunchPlan-like object (attribute names per docs/architecture.md)."""
-        if isinstance(plan, PlanView):
-            return plan
-        get = (lambda k, d: plan.get(k, d)) if isinstance(plan, dict) else (lambda k, d: getattr(plan, k, d))
-        script = get("script", None)
-        par = array_parallelism if array_parallelism is not None else get("array_parallelism", 16)
-        return cls(
-            mode=str(get("mode", "command")),
-            argv=tuple(str(a) for a in (get("argv", None) or ())),
-            nodes=int(get("nodes", 1) or 1),
-            gpus_per_node=int(get("gpus_per_node", 0) or 0),
-            cpus_per_task=int(get("cpus_per_task", 1) or 1),
-            mem=str(get("mem", "") or ""),
-            time=str(get("time", "") or ""),
-            partition=str(get("partition", "") or ""),
-            account=str(get("account", "") or ""),
-            qos=str(get("qos", "") or ""),
-            sbatch_extra=tuple(str(x) for x in (get("sbatch_extra", None) or ())),
-            setup=tuple(str(x) for x in (get("setup", None) or ())),
-            script=str(script) if script else "",
-            job_name=str(get("job_name", "") or ""),
-            array_parallelism=int(par or 16),
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    def resources_key(self) -> tuple[Any, ...]:
-        """Runs whose keys match can share one job array."""
-        return (self.nodes, self.gpus_per_node, self.cpus_per_task, self.mem, self.time, self.partition,
-                self.account, self.qos, self.sbatch_extra, self.setup)
-
-
-def save_plan(run_dir: Path, plan: PlanView) -> Path:
+def save_plan(run_dir: Path, plan: LaunchPlan) -> Path:
     """Keep the plan next to the compiled files so `resubmit` needs no recompilation."""
     path = Path(run_dir) / PLAN_FILE
     path.write_text(plan.to_json())
     return path
 
 
-def load_plan(run_dir: Path) -> PlanView:
-    data = json.loads((Path(run_dir) / PLAN_FILE).read_text())
-    data["argv"] = tuple(data.get("argv", ()))
-    data["sbatch_extra"] = tuple(data.get("sbatch_extra", ()))
-    data["setup"] = tuple(data.get("setup", ()))
-    return PlanView(**data)
+def load_plan(run_dir: Path) -> LaunchPlan:
+    return LaunchPlan.from_json((Path(run_dir) / PLAN_FILE).read_text())
 
 
 def time_to_minutes(text: str, default: int = 240) -> int:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio import paths
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
-from rcstudio.launch.jobs import JobRef, PlanView, save_plan
+from rcstudio.launch.jobs import JobRef, save_plan
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
@@ -31,7 +32,7 @@ TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
 class PreparedRun:
     run: Any  # rcstudio.spec.RunSpec
     run_dir: Path
-    plan: PlanView
+    plan: LaunchPlan
     created: bool  # this call created run_dir (remove it on failure)
 
     @property
@@ -142,10 +143,10 @@ def plan_spec(
                 run = dataclasses.replace(run, run_id=_fresh_id(run.run_id, registry, parent))
             run_dir = parent / run.run_id
             created = not run_dir.exists()
-            prepared = PreparedRun(run, run_dir, PlanView.of({}), created)
+            prepared = PreparedRun(run, run_dir, LaunchPlan(), created)
             plan.runs.append(prepared)
             compiled = compile_run(run, run_dir)
-            prepared.plan = PlanView.of(compiled.plan, run.spec.cluster.array_parallelism)
+            prepared.plan = compiled.plan
             save_plan(run_dir, prepared.plan)
             (run_dir / SUBMISSION_FILE).write_text(info)
     except BaseException:

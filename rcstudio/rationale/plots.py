@@ -10,6 +10,28 @@ from typing import Any
 from rcstudio.errors import UserError
 
 
+def pyplot() -> Any:
+    """`matplotlib.pyplot` on the Agg backend (jobs and tests have no display); imported on use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out `fig`, write it to `path` (creating the folder) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def load_result(path: str | Path) -> dict[str, Any]:
     """A `rcstudio score --json/--out` object from a file (one JSON object)."""
     p = Path(path)
@@ -38,11 +60,7 @@ def plot_rc_vs_oa(results: Sequence[Any], path: str | Path, title: str = "Outcom
 
     `results` are `ScoreResult`s or their `to_json()` dicts (labels come from `model`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [r.to_json() if hasattr(r, "to_json") else r for r in results]
     if not rows:
         raise UserError("nothing to plot: give at least one results file")
@@ -58,9 +76,4 @@ def plot_rc_vs_oa(results: Sequence[Any], path: str | Path, title: str = "Outcom
     ax.set_title(title)
     ax.margins(0.2)
     ax.grid(True, alpha=0.3)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

@@ -225,6 +225,11 @@ def _item_score(
     return ItemScore(item_id, domain, metrics, outcome, value, verdict, format_error)
 
 
+def _reward_settings(reward: RewardSettings) -> dict[str, Any]:
+    """The reward settings a result records (its `settings` object)."""
+    return {"reward_form": reward.form, "alpha": reward.alpha, "rationale_metric": reward.rationale_metric}
+
+
 async def ascore_items(
     items: Sequence[PairItem],
     model_name: str,
@@ -262,8 +267,7 @@ async def ascore_items(
         scores.append(
             _item_score(item.id, item.domain, mat, verdict, outcome, item.preference, format_error, top_k, variant, reward)
         )
-    settings = {"reward_form": reward.form, "alpha": reward.alpha, "rationale_metric": reward.rationale_metric,
-                "tie_policy": reward.tie_policy, "bootstrap": bootstrap, "seed": seed}  # fmt: skip
+    settings = {**_reward_settings(reward), "tie_policy": reward.tie_policy, "bootstrap": bootstrap, "seed": seed}
     return aggregate_scores(
         scores, model_name, variant=variant, top_k=top_k, matcher=getattr(matcher, "kind", type(matcher).__name__),
         bootstrap=bootstrap, seed=seed, settings=settings,
@@ -302,8 +306,7 @@ def score_match_file(
     ]  # fmt: skip
     result = aggregate_scores(scores, model_name, variant=variant, top_k=top_k, matcher="matrix",
                               bootstrap=bootstrap, seed=seed,
-                              settings={"reward_form": reward.form, "alpha": reward.alpha,
-                                        "rationale_metric": reward.rationale_metric})  # fmt: skip
+                              settings=_reward_settings(reward))  # fmt: skip
     if match_file.skipped:
         result.skipped["bad line in matches file"] = len(match_file.skipped)
         result.items += len(match_file.skipped)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from rcstudio.errors import UserError
 from rcstudio.spec import keys as speckeys
-from rcstudio.spec.models import Spec, SpecConflict
+from rcstudio.spec.models import Spec, SpecConflict, flatten_variant
 from rcstudio.spec.recipes import find_recipe, list_recipes
 from rcstudio.spec.toml_lines import line_map
 
@@ -170,25 +170,62 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Origins) -> dict[str, Any]:
-    for text in overrides:
-        dotted, value = parse_override(text)
-        origins.add_override(dotted)
-        problem = speckeys.check_key(dotted)
-        if dotted == "extends":
-            problem = ("extends cannot be set with --set", "write extends = \"...\" in the spec file")
+def key_parts(key: str) -> tuple[str, ...]:
+    """A `--set` key split as TOML splits it: `variants.v."judge.model"` -> (variants, v, judge.model)."""
+    try:
+        node: Any = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        raise UserError(f"{key!r} is not a dotted key like rl.lr", file=OVERRIDE_FILE, key=key or None,
+                        hint='quote a segment holding dots or spaces: variants.NAME."judge.model"=...') from None
+    parts: list[str] = []
+    while isinstance(node, dict):
+        (part, node), = node.items()
+        parts.append(part)
+    return tuple(parts)
+
+
+def _set_variant_key(data: dict[str, Any], parts: tuple[str, ...], value: Any, text: str) -> None:
+    """`variants.NAME.<dotted key>`: replace that key of the variant (nested or quoted alike)."""
+    dotted = ".".join(parts)
+    variants = data.get("variants", {})
+    if len(parts) < 3:
+        raise UserError(f"--set {text} names no key of a variant", file=OVERRIDE_FILE, key=dotted,
+                        hint=f'e.g. --set variants.{parts[1] if len(parts) > 1 else "NAME"}.enabled=true')
+    if parts[1] not in variants:
+        hint = speckeys.suggest(parts[1], variants)
+        raise UserError(f"no variant named {parts[1]!r} in this spec", file=OVERRIDE_FILE, key=dotted,
+                        hint=hint or "define it under [variants.NAME] first")
+    inner = ".".join(parts[2:])
+    if inner != "enabled":
+        problem = speckeys.check_key(inner)
+        if not problem and parts[2] in ("sweep", "variants", "extends"):
+            problem = ("a variant cannot set this key", None)
         if problem:
-            raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted, hint=problem[1])
-        parts = dotted.split(".")
+            raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted,
+                            hint=problem[1] or 'a variant sets spec keys, e.g. "judge.model"')
+    variants[parts[1]] = flatten_variant(variants[parts[1]]) | {inner: value}
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Origins) -> dict[str, Any]:
+    """`--set` keys over the merged tree; keys may quote segments as TOML does (variant keys)."""
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key_parts(key)
+        dotted = ".".join(parts)
+        origins.add_override(dotted)
+        if parts[0] == "variants":
+            _set_variant_key(data, parts, value, text)
+            continue
         if parts[0] == "sweep" and len(parts) > 2:
             # sweep.grid.<dotted key> = [...]: the rest is one key
             table = data.setdefault("sweep", {}).setdefault(parts[1], {})
             table[".".join(parts[2:])] = value if isinstance(value, list) else [value]
             continue
-        if parts[0] == "variants" and len(parts) > 1 and parts[1] not in data.get("variants", {}):
-            hint = speckeys.suggest(parts[1], data.get("variants", {}))
-            raise UserError(f"no variant named {parts[1]!r} in this spec", file=OVERRIDE_FILE, key=dotted,
-                            hint=hint or "define it under [variants.NAME] first")
+        problem = speckeys.check_key(dotted)
+        if dotted == "extends":
+            problem = ("extends cannot be set with --set", "write extends = \"...\" in the spec file")
+        if problem:
+            raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted, hint=problem[1])
         speckeys.set_dotted(data, dotted, value)
     return data
 
@@ -234,34 +271,63 @@ def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
                                 "put it in an environment variable and name that variable (api_key_env)")
 
 
-# Keys holding file paths: relative ones are read relative to the file that wrote them.
+# Keys holding file paths. A relative path is read relative to the folder of the file that wrote it
+# (spec or recipe, through extends chains); a `--set` value relative to the current directory.
 PATH_KEYS = ("data.train", "data.eval", "decompose.input", "decompose.output", "reward.matcher.matches_file",
              "judge.prompt_template")
+# A value is a path when it holds "/" or ends in one of these; anything else (`hs3-atomic`,
+# `rcstudio-genrm-v1`) is a benchmark or built-in name. `scheme://...` and absolute paths stay.
+PATH_SUFFIXES = (".jsonl", ".json", ".txt", ".jinja", ".j2", ".tmpl", ".md", ".csv", ".parquet", ".yaml", ".yml",
+                 ".toml")
+
+
+def looks_like_path(value: str) -> bool:
+    return bool(value) and "://" not in value and ("/" in value or value.lower().endswith(PATH_SUFFIXES))
+
+
+def absolute_path(value: str, base: Path) -> str:
+    """`value` made absolute against `base` when it is a relative path; else unchanged. A
+    benchmark entry `bench=path` keeps its name. The file need not exist (an earlier job may
+    write it)."""
+    name, sep, rest = value.partition("=")
+    if sep and "/" not in name and looks_like_path(rest):
+        return f"{name}={absolute_path(rest, base)}"
+    if not looks_like_path(value) or value.startswith("~") or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def _path_leaves(node: dict[str, Any], prefix: str = ""):
+    """(table, key, dotted key) of every value under `node`, nested or quoted-dotted keys alike."""
+    for key, value in node.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            yield from _path_leaves(value, dotted)
+        else:
+            yield node, key, dotted
 
 
 def resolve_relative_paths(data: dict[str, Any], origins: Origins) -> None:
-    """Make relative paths absolute against the spec (or recipe) file that wrote them, when the
-    file - or for outputs its folder - exists there; names like `hs3-atomic` or `hf://...` stay."""
+    """Make relative paths in PATH_KEYS absolute (also where variants or sweeps set those keys),
+    so jobs, which run in their run dir, read the files the spec meant."""
 
-    def fix(key: str, value: Any, output: bool) -> Any:
-        if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
+    def fix(value: Any, where: str) -> Any:
+        if isinstance(value, list):
+            return [fix(v, where) for v in value]
+        if not isinstance(value, str) or not looks_like_path(value.partition("=")[2] or value):
             return value
-        file = origins.locate(key)[0]
-        if file in ("", OVERRIDE_FILE) or not Path(file).is_file():
-            return value
-        candidate = Path(file).parent / value
-        if candidate.exists() or (output and candidate.parent.is_dir() and "/" in value):
-            return str(candidate.resolve())
-        return value
+        file = origins.locate(where)[0] or origins.main_file
+        base = Path.cwd() if file == OVERRIDE_FILE else Path(file).parent
+        return absolute_path(value, base)
 
-    for key in PATH_KEYS:
-        section, _, leaf = key.rpartition(".")
-        node = speckeys.get_dotted(data, section)
-        if not isinstance(node, dict) or leaf not in node:
-            continue
-        output = key == "decompose.output"
-        val = node[leaf]
-        node[leaf] = [fix(key, v, output) for v in val] if isinstance(val, list) else fix(key, val, output)
+    for table, key, dotted in list(_path_leaves(data)):
+        parts = dotted.split(".")
+        if dotted in PATH_KEYS:
+            table[key] = fix(table[key], dotted)
+        elif parts[0] == "variants" and ".".join(parts[2:]) in PATH_KEYS:
+            table[key] = fix(table[key], dotted)
+        elif parts[0] == "sweep" and ".".join(parts[2:]) in PATH_KEYS and isinstance(table[key], list):
+            table[key] = [fix(v, dotted) for v in table[key]]
 
 
 def error_from_validation(exc: ValidationError, origins: Origins) -> UserError:

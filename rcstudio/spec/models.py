@@ -291,6 +291,18 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def flatten_variant(table: dict[str, Any]) -> dict[str, Any]:
+    """A variant table as `enabled` plus flat dotted keys (`[variants.v.rl]` tables and
+    `"rl.lr" = ...` keys mean the same; later ones win)."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "enabled":
+            flat[key] = value
+        else:
+            _flatten(key, value, flat)
+    return flat
+
+
 class Variant(BaseModel):
     """An extra run: the base spec plus dotted overrides; only `enabled` variants run."""
 
@@ -301,15 +313,7 @@ class Variant(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _flatten_tables(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "enabled":
-                flat[key] = value
-            else:
-                _flatten(key, value, flat)
-        return flat
+        return flatten_variant(data) if isinstance(data, dict) else data
 
     @property
     def overrides(self) -> dict[str, Any]:

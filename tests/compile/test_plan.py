@@ -53,3 +53,24 @@ def test_cpu_only_command_jobs_ask_for_no_gpus(compile_spec):
     (remote,) = compile_spec(base.replace('[cluster]', '[judge]\nendpoint = "http://judge:8000/v1"\n[cluster]')
                              + '[eval]\nbenchmarks = ["judgebench"]\n')
     assert remote.plan.gpus_per_node == 0
+
+
+def test_plan_carries_array_parallelism_and_survives_launch_json(compile_spec, tmp_path):
+    """The compiled plan is what launch/ submits and keeps in launch.json: one type, read back equal."""
+    from rcstudio.compile import LaunchPlan
+
+    (c,) = compile_spec(GENRM + '[cluster]\narray_parallelism = 3\nsbatch_extra = ["--exclusive"]\n')
+    assert c.plan.array_parallelism == 3 and c.plan.mode == "sbatch"
+    back = LaunchPlan.from_json(c.plan.to_json())
+    assert back == c.plan and back.script == c.run_dir / "compiled" / "job.sbatch"
+    assert json.loads(c.plan.to_json())["script"] == str(c.run_dir / "compiled" / "job.sbatch")
+    assert c.plan.resources_key()[-2:] == (("--exclusive",), ())
+    hash(c.plan.resources_key())  # arrays are grouped by it
+
+
+def test_plan_normalises_sequences_and_script():
+    from rcstudio.compile import LaunchPlan
+
+    plan = LaunchPlan(argv=("python", 3), script="", setup=("a",))
+    assert plan.argv == ["python", "3"] and plan.setup == ["a"] and plan.script is None
+    assert LaunchPlan(mode="sbatch", script="compiled/job.sbatch").script.name == "job.sbatch"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.launch.executors import Submission
-from rcstudio.launch.jobs import PlanView
 from rcstudio.launch.registry import Registry
 from rcstudio.launch.submit import plan_spec
 
@@ -69,7 +69,7 @@ def make_submission(tmp_path):
         run_dir = tmp_path / "runs" / experiment / run_id
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         fields = {"argv": py_argv(code), "time": "00:05:00", "cpus_per_task": 1, **plan}
-        return Submission(run_id, run_dir, PlanView(**fields), run_id)
+        return Submission(run_id, run_dir, LaunchPlan(**fields), run_id)
 
     return make
 

@@ -7,10 +7,10 @@ import pickle
 
 import pytest
 
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.launch.executors import _extra_parameters, script_log_paths
 from rcstudio.launch.jobs import (
     CommandTask,
-    PlanView,
     combine_states,
     load_plan,
     mem_to_gb,
@@ -74,12 +74,12 @@ def test_script_log_paths(tmp_path):
 
 
 def test_sbatch_extra_flags_become_parameters():
-    plan = PlanView(sbatch_extra=("--exclusive", "--constraint=a100 --reservation=r1"), mem="64G")
+    plan = LaunchPlan(sbatch_extra=("--exclusive", "--constraint=a100 --reservation=r1"), mem="64G")
     assert _extra_parameters(plan) == {"exclusive": True, "constraint": "a100", "reservation": "r1", "mem": "64G"}
 
 
 def test_plan_roundtrip(tmp_path):
-    plan = PlanView(argv=("rcstudio", "run-job", "--run-dir", str(tmp_path)), setup=("module load x",), time="01:00:00")
+    plan = LaunchPlan(argv=("rcstudio", "run-job", "--run-dir", str(tmp_path)), setup=("module load x",), time="01:00:00")
     save_plan(tmp_path, plan)
     assert load_plan(tmp_path) == plan
 

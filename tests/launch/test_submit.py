@@ -117,3 +117,22 @@ def test_local_sweep_beyond_parallelism_is_one_job(write_spec, registry):
     assert registry.get_job(records[0].job_id).mode == "local-sweep"
     final = Poller(registry).wait([r.run_id for r in records], interval=0.3, timeout=60)
     assert [r.state for r in final] == ["COMPLETED"] * 3
+
+
+def test_resubmit_reads_launch_json_written_before_launchplan(write_spec, registry):
+    """launch.json files written by older versions (`"script": ""` for no script) still resubmit."""
+    from rcstudio.launch.actions import resubmit_run
+    from rcstudio.launch.jobs import PLAN_FILE, load_plan
+
+    spec = write_spec("oldplan")
+    (record,) = execute_plan(trivial_plan(spec, "print('again', flush=True)", executor="local"), registry)
+    (record,) = Poller(registry).wait([record.run_id], interval=0.2, timeout=60)
+    path = paths.runs_root() / "oldplan" / record.run_id / PLAN_FILE
+    old = json.loads(path.read_text()) | {"script": ""}
+    path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    assert load_plan(path.parent).script is None
+    again = resubmit_run(record, registry)
+    assert again.job_id != record.job_id
+    (final,) = Poller(registry).wait([record.run_id], interval=0.2, timeout=60)
+    assert final.state == "COMPLETED"
+    assert (path.parent / "logs" / "stdout.log").read_text().count("again") == 2

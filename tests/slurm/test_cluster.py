@@ -11,11 +11,11 @@ import pytest
 from launch_helpers import trivial_plan
 
 from rcstudio import paths
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import JobFailed
 from rcstudio.launch import Poller, submit_spec
 from rcstudio.launch.actions import cancel_run, resubmit_run
 from rcstudio.launch.executors import SlurmExecutor, Submission
-from rcstudio.launch.jobs import PlanView
 from rcstudio.launch.submit import execute_plan
 
 pytestmark = pytest.mark.slurm
@@ -146,7 +146,7 @@ def test_hetjob_script_through_sbatch(make_submission, registry):
                       "#SBATCH hetjob\n#SBATCH --time=5\n"
                       "srun --het-group=0 bash -c 'echo reward side on $(hostname)'\n"
                       "srun --het-group=1 bash -c 'echo actor side'\n")
-    sub = Submission(sub.run_id, sub.run_dir, PlanView(mode="sbatch", script=str(script)), "het")
+    sub = Submission(sub.run_id, sub.run_dir, LaunchPlan(mode="sbatch", script=str(script)), "het")
     ex = SlurmExecutor()
     (ref,) = ex.submit([sub])
     assert ref.mode == "hetjob"

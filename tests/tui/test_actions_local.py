@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from rcstudio.compile.plan import LaunchPlan
 from rcstudio.launch.executors import Submission, pick_executor
-from rcstudio.launch.jobs import PlanView, save_plan
+from rcstudio.launch.jobs import save_plan
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.launch.submit import job_records
 from rcstudio.tui.app import RcStudioApp
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.slow
 def local_run(tmp_path):
     run_dir = tmp_path / "runs" / "sleepy" / "sleepy-00000001"
     (run_dir / "logs").mkdir(parents=True)
-    plan = PlanView(argv=(sys.executable, "-c", "import time; print('working', flush=True); time.sleep(120)"),
-                    time="00:05:00", cpus_per_task=1)
+    plan = LaunchPlan(argv=(sys.executable, "-c", "import time; print('working', flush=True); time.sleep(120)"),
+                      time="00:05:00", cpus_per_task=1)
     save_plan(run_dir, plan)
     executor = pick_executor("local")
     refs = executor.submit([Submission("sleepy-00000001", run_dir, plan, "sleepy")])

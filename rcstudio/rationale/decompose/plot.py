@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from rcstudio.rationale.decompose.outcome import Summary
+from rcstudio.rationale.plots import pyplot, save_figure
 
 
 def plot_histogram(summary: Summary, path: Path, *, min_items: int = 3, max_items: int = 7) -> Path:
     """Bars of pairs per item count (kept stacked on filtered); the kept band shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     counts = sorted(summary.histogram)
     kept = [summary.kept_histogram.get(k, 0) for k in counts]
     other = [summary.histogram[k] - summary.kept_histogram.get(k, 0) for k in counts]
@@ -29,9 +26,4 @@ def plot_histogram(summary: Summary, path: Path, *, min_items: int = 3, max_item
     ax.set(xlabel="atomic items", ylabel="pairs", title=title)
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
