@@ -30,7 +30,9 @@ def responder(messages, model):
     user = messages[1]["content"]
     text = user.split("## Annotators' reasoning\n", 1)[1].split("\n", 1)[1].split("\n\nReturn", 1)[0]
     items = [s.strip() for s in text.split(".") if s.strip()]
-    return json.dumps({"items": items, "dropped": [], "empty_reason": None})
+    from rcstudio.rationale.decompose.prompt import example_reply
+
+    return example_reply(items)
 
 
 def main() -> None:

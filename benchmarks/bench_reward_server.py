@@ -49,17 +49,10 @@ def sentence(rng: random.Random, n: int = 12) -> str:
 
 
 def build_tokenizer(out: Path, corpus: list[str]) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from rcstudio.testing.tokenizer import bpe_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainer=trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    fast = bpe_tokenizer(corpus, 2000, ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
+                         additional_special_tokens=["<|im_start|>", "<|im_end|>"])
     fast.save_pretrained(out)
     return out
 

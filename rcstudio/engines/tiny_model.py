@@ -86,22 +86,11 @@ def build_tiny_model(
         return out_dir
 
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=spec.vocab,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(list(corpus) + [t for _, t in examples], trainer=trainer)
-    hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
+    from rcstudio.testing.tokenizer import bpe_tokenizer
+
+    hf_tok = bpe_tokenizer(list(corpus) + [t for _, t in examples], spec.vocab, SPECIAL_TOKENS, unk_token="<unk>")
     config = LlamaConfig(
         vocab_size=len(hf_tok),
         hidden_size=spec.hidden,

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rcstudio._quiet import stdout_to_stderr
 from rcstudio.errors import JobFailed, UserError
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,9 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     """Train the judge with GRPO on the hybrid reward; returns (and writes) `results/train_summary.json`."""
     import torch
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+
+    with stdout_to_stderr():  # trl's import prints on stdout with WANDB_MODE=offline (see _quiet)
+        from trl import GRPOConfig, GRPOTrainer
 
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
@@ -325,7 +328,8 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
         )
         if resume:
             log.info("resuming from %s", resume)
-        output = trainer.train(resume_from_checkpoint=resume)
+        with stdout_to_stderr():  # the trainer prints each log dict on stdout (see _quiet)
+            output = trainer.train(resume_from_checkpoint=resume)
         final_step = trainer.state.global_step
         if not preemption.requested:
             trainer.save_model(str(ckpt_dir / "final"))

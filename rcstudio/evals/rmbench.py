@@ -27,8 +27,6 @@ from rcstudio.evals import verdicts
 from rcstudio.evals.records import Record, read_records
 
 DOMAINS = ("chat", "math", "code", "safety")
-SUBDOMAINS = ("chat", "math", "code", "safety-refuse", "safety-response")
-STYLES = ("concise", "detailed", "markdown")
 
 
 def domain_of(name: str) -> str:

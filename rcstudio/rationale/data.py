@@ -53,14 +53,6 @@ class LoadResult:
             text += f", {len(self.skipped)} skipped"
         return text
 
-    def skipped_counts(self) -> dict[str, int]:
-        """How many records were skipped for each kind of reason (text before the first ':')."""
-        counts: dict[str, int] = {}
-        for s in self.skipped:
-            kind = s.reason.split(":", 1)[0]
-            counts[kind] = counts.get(kind, 0) + 1
-        return counts
-
 
 class RecordError(ValueError):
     """A record that cannot become a PairItem (the message becomes Skipped.reason)."""

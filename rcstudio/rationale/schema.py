@@ -15,8 +15,6 @@ from typing import Any
 
 Message = dict[str, str]
 
-OUTPUT_SUFFIXES = ("-checklist", "-label", "-generated_text")
-
 
 @dataclass
 class JudgeOutput:

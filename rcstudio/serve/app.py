@@ -40,8 +40,8 @@ def _matcher_stats(batcher: MatchBatcher, matcher: Any):
         raw = {}
         try:
             raw = matcher.stats() or {}
-        except Exception:
-            pass
+        except Exception as exc:  # best effort: the W&B row still goes out, without these two
+            log.warning("matcher stats unavailable: %s", exc)
         hit = raw.get("cache_hit_rate") if isinstance(raw, dict) else getattr(raw, "cache_hit_rate", None)
         return batcher.stats.take_latency(), (None if hit is None else float(hit))
 

@@ -56,7 +56,6 @@ class KServeApp:
         self.name = name
         self.settings = settings
         self.backend: Backend | None = None
-        self.load_error: str | None = None
         self.requests = 0
         self.failures = 0
 

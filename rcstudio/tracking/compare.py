@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,9 @@ def _resolve(arg: str, registry: Any) -> tuple[str, str, Any]:
     from rcstudio.tracking.links import Linker
 
     try:
-        record = registry.get(arg)
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise UserError(f"unknown run {arg!r}: {exc}", hint="see `rcstudio ls` for run ids") from exc
+        record = registry.get(arg)  # an unknown id is already a UserError
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the run registry to find {arg!r}: {exc}", file=registry.path) from exc
     linker = Linker()
     return record.name, record.run_id, lambda metrics, samples: linker.history(record, list(metrics), samples)
 

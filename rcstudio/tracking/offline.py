@@ -21,7 +21,6 @@ import numpy as np
 
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.source import (
-    CRASHED,
     FAILED,
     FINISHED,
     RUNNING,
@@ -101,7 +100,6 @@ class OfflineRun:
     start_time: datetime | None = None
     producer: str = ""
     exit_code: int | None = None
-    last_step: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     records: int = 0
     # raw history: key -> steps / raw values; values decode lazily for the keys asked for
@@ -124,15 +122,6 @@ class OfflineRun:
             return RUNNING
         return FINISHED if self.exit_code == 0 else FAILED
 
-    def stale_state(self, stale_after_s: float) -> str:
-        """RUNNING, or CRASHED when an unfinished file has not been written for `stale_after_s`."""
-        if self.exit_code is None:
-            try:
-                age = datetime.now().timestamp() - self.path.stat().st_mtime
-            except OSError:
-                return CRASHED
-            return CRASHED if age > stale_after_s else RUNNING
-        return self.state
 
     def keys(self) -> list[str]:
         """History keys (internal `_step`, `_runtime`, `_timestamp` left out)."""
@@ -217,7 +206,6 @@ class OfflineRun:
             raws[key].append(raw)
             last[key] = num
         if step is not None:
-            self.last_step = step
             if from_item:  # rows written before `_step` was seen in this record
                 for key, n in last.items():
                     if n == num and steps[key][-1] is None:

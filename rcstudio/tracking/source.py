@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,6 @@ class Series:
 
     def last(self) -> float | None:
         return float(self.values[-1]) if len(self.values) else None
-
-
-@dataclass
-class RunMetrics:
-    """Everything the dashboard shows about one W&B run."""
-
-    ref: RunRef
-    state: str
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class MetricSource(ABC):
@@ -117,10 +107,6 @@ def downsample(steps: np.ndarray, values: np.ndarray, samples: int | None) -> tu
     idx = np.unique(idx)  # sorted, and a flat bucket gives one point
     idx = idx[idx < n]
     return np.asarray(steps)[idx], np.asarray(values)[idx]
-
-
-def series_from_pairs(key: str, steps: Iterable[float], values: Iterable[float]) -> Series:
-    return Series(key, np.asarray(list(steps), dtype=float), np.asarray(list(values), dtype=float))
 
 
 def group_runs(refs: Iterable[RunRef]) -> dict[str, list[RunRef]]:

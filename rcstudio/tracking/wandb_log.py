@@ -107,9 +107,6 @@ class NoopRun:
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         self.step = step if step is not None else self.step + 1
 
-    def define_metric(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         return None
 

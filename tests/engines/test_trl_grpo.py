@@ -140,7 +140,7 @@ def _prime_tiny_judge(out_dir: Path, items, rows) -> Path:
 
 
 @pytest.mark.slow
-def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pairs):
+def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pairs, capsys):
     from rcstudio.engines.dispatch import run_job
     from rcstudio.tracking.offline import find_wandb_files, read_run
 
@@ -154,7 +154,10 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     run_dir.mkdir(parents=True)
     (run_dir / "spec.resolved.toml").write_text(dump_resolved(spec))
 
+    capsys.readouterr()
     summary = run_job(run_dir)  # through the dispatcher, as `rcstudio run-job` runs it
+    # the trainer prints its log dicts; they go to stderr so `run-job --json` stdout stays one object
+    assert capsys.readouterr().out == ""
     assert summary["global_step"] == 2 and summary["resumed_from"] is None
     ckpt = run_dir / "checkpoints" / "checkpoint-2"
     assert json.loads((ckpt / "trainer_state.json").read_text())["global_step"] == 2

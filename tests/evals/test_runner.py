@@ -78,19 +78,12 @@ def test_endpoint_failures_are_counted_and_retried_on_resume(tmp_path, pairs):
 
 def _tiny_model(path, chat_template=None):
     """A 2-layer Llama with random weights and a BPE tokenizer trained here with `tokenizers`."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["Response A is better. \\boxed{A>B} B>A A=B judge the two responses"] * 20, trainer)
-    from tokenizers import decoders
+    from rcstudio.testing.tokenizer import bpe_tokenizer
 
-    tok.decoder = decoders.ByteLevel()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+    fast = bpe_tokenizer(["Response A is better. \\boxed{A>B} B>A A=B judge the two responses"] * 20, 300,
+                         ["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>")
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(path)

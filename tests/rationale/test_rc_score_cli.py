@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -200,3 +203,19 @@ def test_score_with_embedding_matcher(capsys, tmp_path, make_pair):
     per = {d: v["rc"]["mean"] for d, v in res["domains"].items()}
     assert per["general"] >= 0.75 and per["stem"] <= 0.25  # paraphrase vs unrelated reason
     assert res["oa"]["mean"] == 0.5
+
+
+@pytest.mark.slow
+def test_score_json_in_a_fresh_process_with_wandb_offline(tmp_path, make_pair, repo_root):
+    """A new interpreter imports sentence_transformers, which prints an [INFO] line because
+    WANDB_MODE=offline: it must land on stderr, leaving exactly one JSON object on stdout."""
+    rows = [make_pair(0, **{"human-checklist": ["Response 1 is correct."], "e-checklist": ["Response A is correct."],
+                            "e-label": "A>B"})]  # fmt: skip
+    data = write_lines(tmp_path / "e.jsonl", rows)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rcstudio", "score", "--data", str(data), "--model", "e", "--json", "--bootstrap", "0"],
+        capture_output=True, text=True, cwd=repo_root, env={**os.environ, "WANDB_MODE": "offline"}, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["matcher"] == "embedding"
+    assert "Running in WANDB offline mode" in proc.stderr

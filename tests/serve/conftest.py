@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rcstudio.serve.ground_truth import prompt_sha
+from rcstudio.testing.tokenizer import bpe_tokenizer
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
 
@@ -44,17 +45,7 @@ def _corpus() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     """A byte-level BPE trained on the test strings, saved as a transformers tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    fast = bpe_tokenizer(_corpus(), 400, SPECIALS, additional_special_tokens=["<|im_start|>", "<|im_end|>"])
     out = tmp_path_factory.mktemp("tok")
     fast.save_pretrained(out)
     return out

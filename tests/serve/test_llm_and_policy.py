@@ -27,15 +27,16 @@ def diagonal_grader(messages, model):
     return json.dumps({"scores": [[1 if i == j else 0 for j in range(k)] for i in range(n)]})
 
 
-def _spec(tmp_path, tokenizer_dir, body: str):
+def _spec(tmp_path, tokenizer_dir, body: str, name: str = "serve-llm", judge: str = ""):
     f = tmp_path / "spec.toml"
     f.write_text(f"""
 [experiment]
-name = "serve-llm"
+name = "{name}"
 {body}
 [judge]
 tokenizer = "{tokenizer_dir}"
 top_k = 0
+{judge}
 [rl]
 global_batch_size = 8
 mini_batch_size = 8
@@ -131,28 +132,5 @@ def test_policy_rlhf_reward_from_genrm_both_orders(tmp_path, tiny_tokenizer_dir,
 
 
 def _spec_policy(tmp_path, tokenizer_dir, endpoint):
-    f = tmp_path / "spec.toml"
-    f.write_text(f"""
-[experiment]
-name = "serve-policy"
-kind = "policy-rlhf"
-[judge]
-tokenizer = "{tokenizer_dir}"
-endpoint = "{endpoint}"
-model = "stub-model"
-top_k = 0
-[reward.matcher]
-max_retries = 0
-timeout_s = 5
-[rl]
-global_batch_size = 8
-mini_batch_size = 8
-rollouts_per_prompt = 1
-rollout_micro_batch_size = 1
-[tracking]
-mode = "disabled"
-""")
-    run_dir = tmp_path / "run"
-    run_dir.mkdir(exist_ok=True)
-    (run_dir / "spec.resolved.toml").write_text(dump_resolved(load_spec(f)))
-    return run_dir, load_resolved(run_dir)
+    body = 'kind = "policy-rlhf"\n[reward.matcher]\nmax_retries = 0\ntimeout_s = 5'
+    return _spec(tmp_path, tokenizer_dir, body, name="serve-policy", judge=f'endpoint = "{endpoint}"\nmodel = "stub-model"')

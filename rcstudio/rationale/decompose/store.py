@@ -121,10 +121,6 @@ class ResumeState:
     kept: dict[str, dict[str, Any]]
     rejected: dict[str, dict[str, Any]]
 
-    @property
-    def done_ids(self) -> set[str]:
-        return set(self.kept) | set(self.rejected)
-
 
 def load_resume(out: Path, prov: Provenance, wanted_ids: set[str]) -> ResumeState:
     """Read earlier output, keep lines that match `prov` and belong to this input, rewrite both files."""

@@ -11,9 +11,7 @@ A/B), so naming alone neither helps nor hurts. Each unique sentence is embedded 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import sys
 import re
 import threading
 import time
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rcstudio._quiet import stdout_to_stderr
 from rcstudio.rationale.matchers.base import BaseMatcher, MatchRequest, empty_scores
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -37,9 +36,7 @@ def load_model(name: str = DEFAULT_MODEL) -> Any:
     with _MODELS_LOCK:
         if name in _MODELS:
             return _MODELS[name]
-        # transformers prints "[INFO] Running in WANDB offline mode" on import when WANDB_MODE is
-        # offline: keep stdout clean for `--json` output
-        with contextlib.redirect_stdout(sys.stderr):
+        with stdout_to_stderr():  # sentence_transformers' import prints on stdout (see _quiet)
             return _load_model_locked(name)
 
 
@@ -50,7 +47,7 @@ def _load_model_locked(name: str) -> Any:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    except Exception:  # pragma: no cover - older transformers
+    except (ImportError, AttributeError):  # pragma: no cover - older transformers
         pass
 
     path = name

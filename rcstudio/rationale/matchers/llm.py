@@ -13,8 +13,6 @@ import numpy as np
 from rcstudio.rationale.llm import LLMClient, LLMConfig, ResponseCache
 from rcstudio.rationale.matchers.base import LEVELS, BaseMatcher, MatchRequest, empty_scores
 
-MATCH_PROMPT_VERSION = "rcstudio-match-v1"
-
 _RUBRIC = """You grade how well a judge's reasons reproduce human rationales about a comparison of two responses.
 
 Naming: the human rationales call the responses "Response 1" and "Response 2". The judge calls them "Response A" and "Response B". In this item {mapping}. Translate the names before comparing; a reason about the wrong response does not fulfil a point.
