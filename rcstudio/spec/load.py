@@ -1,4 +1,4 @@
-"""Loading a spec: TOML -> extends chain -> `--set` overrides -> `${env:...}` -> validated `Spec`.
+"""Loading a spec: TOML -> extends chain -> `--set` -> `${env:...}` -> absolute paths -> validated `Spec`.
 
 Every problem becomes one `UserError` naming the file, line and dotted key it came from, with a
 suggestion where one helps. Lines are tracked per key through the extends chain, so an error in a
@@ -285,16 +285,23 @@ def looks_like_path(value: str) -> bool:
     return bool(value) and "://" not in value and ("/" in value or value.lower().endswith(PATH_SUFFIXES))
 
 
-def absolute_path(value: str, base: Path) -> str:
-    """`value` made absolute against `base` when it is a relative path; else unchanged. A
-    benchmark entry `bench=path` keeps its name. The file need not exist (an earlier job may
-    write it)."""
+def relative_path(value: str) -> str | None:
+    """The relative path `value` names (the part after `bench=` for a benchmark entry), or None."""
     name, sep, rest = value.partition("=")
     if sep and "/" not in name and looks_like_path(rest):
-        return f"{name}={absolute_path(rest, base)}"
+        value = rest
     if not looks_like_path(value) or value.startswith("~") or Path(value).is_absolute():
+        return None
+    return value
+
+
+def absolute_path(value: str, base: Path) -> str:
+    """`value` with its relative path made absolute against `base` (a `bench=` name kept); else
+    unchanged. The file need not exist: an earlier job may write it."""
+    rel = relative_path(value)
+    if rel is None:
         return value
-    return str((base / value).resolve())
+    return value[: len(value) - len(rel)] + str((base / rel).resolve())
 
 
 def _path_leaves(node: dict[str, Any], prefix: str = ""):
@@ -312,22 +319,19 @@ def resolve_relative_paths(data: dict[str, Any], origins: Origins) -> None:
     so jobs, which run in their run dir, read the files the spec meant."""
 
     def fix(value: Any, where: str) -> Any:
-        if isinstance(value, list):
+        if isinstance(value, list):  # data.train lists, and sweep values (lists of those)
             return [fix(v, where) for v in value]
-        if not isinstance(value, str) or not looks_like_path(value.partition("=")[2] or value):
+        if not isinstance(value, str) or relative_path(value) is None:
             return value
         file = origins.locate(where)[0] or origins.main_file
-        base = Path.cwd() if file == OVERRIDE_FILE else Path(file).parent
-        return absolute_path(value, base)
+        return absolute_path(value, Path.cwd() if file == OVERRIDE_FILE else Path(file).parent)
 
     for table, key, dotted in list(_path_leaves(data)):
         parts = dotted.split(".")
-        if dotted in PATH_KEYS:
+        if parts[0] in ("variants", "sweep"):  # variants.NAME.<key>, sweep.grid.<key>
+            parts = parts[2:]
+        if ".".join(parts) in PATH_KEYS:
             table[key] = fix(table[key], dotted)
-        elif parts[0] == "variants" and ".".join(parts[2:]) in PATH_KEYS:
-            table[key] = fix(table[key], dotted)
-        elif parts[0] == "sweep" and ".".join(parts[2:]) in PATH_KEYS and isinstance(table[key], list):
-            table[key] = [fix(v, dotted) for v in table[key]]
 
 
 def error_from_validation(exc: ValidationError, origins: Origins) -> UserError:

@@ -363,7 +363,7 @@ def cross_checks(spec: Spec) -> list[SpecConflict]:
     """All impossible combinations in `spec`, first the ones a user most likely made."""
     out: list[SpecConflict] = []
     kind = spec.experiment.kind
-    reward, rl, cluster = spec.reward, spec.rl, spec.cluster
+    reward = spec.reward
 
     if reward.form == "gated" and spec.alpha_set:
         out.append(SpecConflict(

@@ -246,3 +246,33 @@ def test_relative_data_paths_resolve_against_the_spec_file(write, tmp_path):
                                      'eval = ["hs3-atomic"]\n'))
     assert spec.data.train == [str((tmp_path / "d" / "train.jsonl").resolve()), "hf://Qwen/RationaleRM:full"]
     assert spec.data.eval == ["hs3-atomic"]
+
+
+def test_set_overrides_a_quoted_variant_key(write):
+    from rcstudio.spec import expand
+
+    path = write(MINIMAL + '\n[variants.tiny-trl]\nenabled = true\n"judge.model" = "a"\n'
+                           '\n[variants.nested.judge]\nmodel = "b"\n')
+    spec = load_spec(path, ['variants.tiny-trl."judge.model"=tiny://m', 'variants.nested."judge.model"=c',
+                            "variants.nested.enabled=true"])
+    assert spec.variants["tiny-trl"].overrides == {"judge.model": "tiny://m"}
+    assert spec.variants["nested"].overrides == {"judge.model": "c"}
+    by_name = {r.name.rsplit("-", 1)[-1]: r.spec.judge.model for r in expand(spec)}
+    assert by_name["trl"] == "tiny://m" and by_name["nested"] == "c"
+    # the unquoted form means the same key
+    assert load_spec(path, ["variants.tiny-trl.judge.model=d"]).variants["tiny-trl"].overrides == {"judge.model": "d"}
+
+
+def test_set_on_a_bad_variant_key_says_why(write):
+    path = write(MINIMAL + '\n[variants.v]\n"judge.model" = "a"\n')
+    err = error_of(path, ['variants.v."judge.modle"=x'])
+    assert err.location.key == "variants.v.judge.modle" and err.hint == "did you mean model?"
+    assert err.location.file == "--set"
+    err = error_of(path, ['variants.v."sweep.grid"=x'])
+    assert "variant cannot set" in err.message
+    err = error_of(path, ["variants.v=1"])
+    assert "names no key" in err.message and "variants.v.enabled" in err.hint
+    err = error_of(path, ['variants.vv."judge.model"=x'])
+    assert "no variant named 'vv'" in err.message and err.hint == "did you mean v?"
+    err = error_of(path, ["judge model=x"])
+    assert "not a dotted key" in err.message and "quote" in err.hint
