@@ -40,28 +40,17 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user mistakes print one message and exit 2; failed jobs exit 1."""
+    """Entry point: user mistakes print one message and exit 2; failed jobs exit 1.
+
+    Click's own usage errors (a missing option, a bad choice) are handled by its standalone mode,
+    which prints the usage line and exits 2; rcstudio's errors pass through it and end here.
+    """
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except UserError as exc:
         print(exc.render(), file=sys.stderr)
         sys.exit(exc.exit_code)
     except JobFailed as exc:
         print(f"failed: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
-        raise

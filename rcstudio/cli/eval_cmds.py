@@ -5,21 +5,18 @@ Thin: parse, call `rcstudio.evals`, print. `--json` prints one object on stdout 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from rcstudio.cli.common import echo_json
 
 eval_app = typer.Typer(
     name="eval",
     help="Score judge outputs on RM-Bench, JudgeBench and Arena-Hard v2 the way their authors do.",
     no_args_is_help=True,
 )
-
-
-def _print_json(obj: object) -> None:
-    typer.echo(json.dumps(obj, sort_keys=False))
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
@@ -50,9 +47,9 @@ def judgebench_cmd(
     results = judgebench.score_file(decisions, data=data, judge=judge)
     if as_json:
         if len(results) == 1:
-            _print_json(next(iter(results.values())).to_json())
+            echo_json(next(iter(results.values())).to_json())
         else:
-            _print_json({"judges": {name: r.to_json() for name, r in results.items()}})
+            echo_json({"judges": {name: r.to_json() for name, r in results.items()}})
         return
     cols = ["judge", "know.", "reas.", "math", "coding", "micro", "macro", "incons.", "ties", "fail."]
     rows = [[name or "(judge)", *[r.categories.get(c, float("nan")) for c in judgebench.CATEGORIES],
@@ -70,7 +67,7 @@ def rmbench_cmd(
 
     result = rmbench.score_file(scores)
     if as_json:
-        _print_json(result.to_json())
+        echo_json(result.to_json())
         return
     rows = [[d, s.hard, s.normal, s.easy, s.score, s.n] for d, s in result.domains.items()]
     rows.append(["overall", result.hard, result.normal, result.easy, result.overall, sum(s.n for s in result.domains.values())])
@@ -90,7 +87,7 @@ def arena_hard_cmd(
 
     result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)
     if as_json:
-        _print_json(result.to_json())
+        echo_json(result.to_json())
         return
     rows = [[c, s.score, s.ci_low, s.ci_high, s.n, s.dropped] for c, s in result.categories.items()]
     title = "Arena-Hard v2 win rate vs baseline (%)" + (" - style controlled" if style_control else "")
@@ -115,7 +112,7 @@ def report_cmd(
 
         plot_table2(rows, plot)
     if as_json:
-        _print_json({"rows": [r.to_json() for r in rows]})
+        echo_json({"rows": [r.to_json() for r in rows]})
         return
     typer.echo(report.render(rows, fmt), nl=False)
 

@@ -9,19 +9,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
+from rcstudio.cli.common import SET_HELP, echo_json
 from rcstudio.errors import JobFailed, UserError
 
-SET_HELP = "Override a key: --set rl.lr=1e-6 (value read as TOML, else a string). Repeatable."
 EXECUTORS = ("auto", "local", "slurm")
 SHOWN = 20  # rows of the table `submit` prints
 
 
-def _echo_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
 
 
 def _when(ts: float | None) -> str:
@@ -110,7 +108,7 @@ def submit(
         described = plan.describe()
         plan.discard()
         if as_json:
-            _echo_json({"dry_run": True, **described})
+            echo_json({"dry_run": True, **described})
             return
         out = _console()
         out.print(f"[bold]dry run[/]: {len(described['runs'])} run(s) via {described['executor']}, "
@@ -137,7 +135,7 @@ def submit(
     if wait:
         records = _wait(records, as_json)
     if as_json:
-        _echo_json({"executor": plan.executor.name, "jobs": jobs, "runs": [r.to_dict() for r in records]})
+        echo_json({"executor": plan.executor.name, "jobs": jobs, "runs": [r.to_dict() for r in records]})
     if wait:
         bad = [r for r in records if r.state != "COMPLETED"]
         if not as_json:
@@ -172,7 +170,7 @@ def ls(
         Poller(registry).refresh()
     records = registry.list_runs(experiment=experiment, state=state, tag=tag, limit=limit)
     if as_json:
-        _echo_json({"runs": [r.to_dict() for r in records]})
+        echo_json({"runs": [r.to_dict() for r in records]})
         return
     if not records:
         typer.echo("no runs" + (" match" if (experiment or state or tag) else " yet: rcstudio submit SPEC"))
@@ -195,7 +193,7 @@ def status(
     job = registry.get_job(record.job_id) if record.job_id else None
     logs = {"stdout": str(log_path(record, registry=registry)), "stderr": str(log_path(record, True, registry))}
     if as_json:
-        _echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs})
+        echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs})
         return
     rows = [
         ("run", record.run_id), ("name", record.name), ("experiment", record.experiment),
@@ -263,7 +261,7 @@ def cancel(
     records = [registry.get(r) for r in runs]
     done = [cancel_run(r, registry) for r in records]
     if as_json:
-        _echo_json({"cancelled": [r.run_id for r in done]})
+        echo_json({"cancelled": [r.run_id for r in done]})
         return
     for r in done:
         typer.echo(f"cancelled {r.run_id} (job {_job_label(r)})")
@@ -280,7 +278,7 @@ def resubmit(
     registry = Registry()
     record = resubmit_run(registry.get(run), registry)
     if as_json:
-        _echo_json({"run": record.to_dict()})
+        echo_json({"run": record.to_dict()})
         return
     typer.echo(f"resubmitted {record.run_id} as job {_job_label(record)} ({record.executor})")
 
@@ -297,7 +295,7 @@ def export(
     record = Registry().get(run)
     written = export_run(record, dest)
     if as_json:
-        _echo_json({"run_id": record.run_id, "dir": str(dest), "files": [str(p) for p in written]})
+        echo_json({"run_id": record.run_id, "dir": str(dest), "files": [str(p) for p in written]})
         return
     typer.echo(f"exported {record.run_id} to {dest}: " + ", ".join(p.name for p in written))
 

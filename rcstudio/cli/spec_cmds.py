@@ -12,13 +12,11 @@ from typing import Any, Optional
 
 import typer
 
+from rcstudio.cli.common import SET_HELP, echo_json
 from rcstudio.errors import UserError
 
-SET_HELP = "Override a key: --set rl.lr=1e-6 (value read as TOML, else a string). Repeatable."
 
 
-def _echo_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
 
 
 def _runs_summary(runs) -> list[dict[str, Any]]:
@@ -86,7 +84,7 @@ def validate(
         if uses_nemo_aligner(run):
             check(run)
     if as_json:
-        _echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
+        echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
                     "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})
         return
     kind = loaded.experiment.kind
@@ -132,7 +130,7 @@ def compile_cmd(
         plan_artifacts(run, out / run.run_id)
     compiled = [compile_run(run, out / run.run_id) for run in runs]
     if as_json:
-        _echo_json({"spec": str(spec), "out": str(out), "runs": [
+        echo_json({"spec": str(spec), "out": str(out), "runs": [
             {**_runs_summary([c.run])[0], "run_dir": str(c.run_dir), "mode": c.plan.mode,
              "script": str(c.plan.script) if c.plan.script else None, "argv": c.plan.argv,
              "files": [str(f) for f in c.files]} for c in compiled]})
@@ -153,7 +151,7 @@ def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON ob
 
     found = list_recipes()
     if as_json:
-        _echo_json({"recipes": [{"name": n, "path": str(p), "description": recipe_description(p)}
+        echo_json({"recipes": [{"name": n, "path": str(p), "description": recipe_description(p)}
                                 for n, p in found.items()]})
         return
     if not found:
@@ -181,7 +179,7 @@ def recipes_show(
         raise UserError(f"no recipe named {name!r}", hint=hint or "see `rcstudio recipes list`")
     text = toml_write.dumps(load_tree(path, Origins())) if resolved else path.read_text()
     if as_json:
-        _echo_json({"name": name, "path": str(path), "text": text})
+        echo_json({"name": name, "path": str(path), "text": text})
     else:
         typer.echo(f"# {path}")
         typer.echo(text, nl=False)

@@ -82,6 +82,7 @@ class Executor(ABC):
 
 
 # -- local ---------------------------------------------------------------------------------------
+MAX_REQUEUES = 3
 _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hold the Popen to poll)
 # Drop them before interpreter teardown: LocalJob.__del__ run after submitit's module globals are
 # gone prints "Exception ignored" tracebacks on exit (the jobs themselves keep running).
@@ -247,7 +248,9 @@ class SlurmExecutor(Executor):
     def _submitit_executor(self, folder: Path, plan: LaunchPlan, job_name: str, n: int) -> Any:
         import submitit
 
-        ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=0)
+        # A timed-out or preempted job is requeued (up to 3 timeouts) after CommandTask.checkpoint:
+        # every job command resumes in its run dir (TRL checkpoints, judge/LLM caches, decompose output).
+        ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=MAX_REQUEUES)
         params: dict[str, Any] = {
             "job_name": job_name,
             "nodes": plan.nodes,
