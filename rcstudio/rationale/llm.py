@@ -52,10 +52,10 @@ class LLMConfig:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     extra_body: dict[str, Any] = field(default_factory=dict)
-    # HTTP transport under the openai client: "httpx" (the SDK's default) or "aiohttp" (the SDK's
-    # aiohttp transport; about half the client CPU per request - what keeps 64 requests in flight
-    # on a busy 2-core host). Both honour timeouts and map errors the same way.
-    transport: str = "httpx"
+    # HTTP transport under the openai client: "aiohttp" (the SDK's aiohttp transport; about half the
+    # client CPU per request - what keeps 64 requests in flight on a 2-core host) or "httpx" (the
+    # SDK's default). Both honour timeouts and map errors the same way.
+    transport: str = "aiohttp"
 
     @classmethod
     def from_section(cls, section: Any, **overrides: Any) -> LLMConfig:
@@ -253,6 +253,8 @@ class LLMClient:
             except openai.RateLimitError as exc:
                 raise _Transient("429 rate limited", _retry_after(exc)) from exc
             except openai.APITimeoutError as exc:
+                if "cannot connect" in str(exc.__cause__).lower():  # aiohttp reports a refused connect as a timeout
+                    raise _Transient(f"connection error: {exc.__cause__}") from exc
                 raise _Transient(f"timed out after {self.cfg.timeout_s}s") from exc
             except openai.APIConnectionError as exc:
                 raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc

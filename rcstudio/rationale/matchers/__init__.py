@@ -41,9 +41,7 @@ def make_matcher(cfg: Any, cache: Any = "default", progress: bool = False) -> Ba
                 key="reward.matcher.endpoint",
                 hint="set an OpenAI-compatible base URL (e.g. http://host:8000/v1), or use kind = \"embedding\"",
             )
-        llm_cfg = LLMConfig.from_section(
-            cfg, max_tokens=section_get(cfg, "max_tokens", None) or 2048, transport=section_get(cfg, "transport", None) or "aiohttp"
-        )
+        llm_cfg = LLMConfig.from_section(cfg, max_tokens=section_get(cfg, "max_tokens", None) or 2048)
         store = ResponseCache(commit_every_s=1.0) if cache == "default" else cache
         return LLMMatcher(llm_cfg, cache=store, progress=progress)
     if kind == "embedding":
