@@ -104,6 +104,10 @@ def submit(
         raise UserError(f"unknown executor {executor!r}", key="--executor", hint="auto, local or slurm")
     registry = Registry()
     plan = plan_spec(spec, set_, executor, force, registry)
+    if plan.skipped and not as_json:
+        _console().print(f"{len(plan.skipped)} run(s) of this spec already exist and are not submitted again: "
+                         + ", ".join(f"{r.run_id} ({r.state.lower()})" for r in plan.skipped[:SHOWN])
+                         + (" ..." if len(plan.skipped) > SHOWN else ""), markup=False, highlight=False)
     if dry_run:
         described = plan.describe()
         plan.discard()
@@ -135,7 +139,8 @@ def submit(
     if wait:
         records = _wait(records, as_json)
     if as_json:
-        echo_json({"executor": plan.executor.name, "jobs": jobs, "runs": [r.to_dict() for r in records]})
+        echo_json({"executor": plan.executor.name, "jobs": jobs, "runs": [r.to_dict() for r in records],
+                   "skipped": [r.run_id for r in plan.skipped]})
     if wait:
         bad = [r for r in records if r.state != "COMPLETED"]
         if not as_json:

@@ -47,6 +47,7 @@ class SubmissionPlan:
     spec_path: Path
     executor: Executor
     runs: list[PreparedRun] = field(default_factory=list)
+    skipped: list[RunRecord] = field(default_factory=list)  # runs of this spec already registered
 
     def discard(self) -> None:
         """Remove the run directories this plan created."""
@@ -85,6 +86,7 @@ class SubmissionPlan:
             par = self.runs[0].plan.array_parallelism if self.runs else 1
             submissions = 1 if len(self.runs) > par else len(self.runs)
         return {"executor": self.executor.name, "spec": str(self.spec_path), "runs": items,
+                "skipped": [{"run_id": r.run_id, "name": r.name, "state": r.state} for r in self.skipped],
                 "submissions": submissions,
                 "arrays": [len(v) for v in arrays.values() if len(v) > 1] if self.executor.name == "slurm" else []}
 
@@ -116,25 +118,31 @@ def plan_spec(
     spec = load_spec(path, overrides)
     runs = expand(spec)
     root = runs_root_for(spec)
-    # Duplicates first: nothing is compiled for a spec that is already registered.
+    # Duplicates first: nothing is compiled for a spec that is already registered. A spec that adds
+    # runs to registered ones (a new sweep point, an enabled variant) submits only the new runs.
+    skipped: list[RunRecord] = []
     if not force:
         taken = registry.existing([r.run_id for r in runs], [r.spec_hash for r in runs])
         if taken:
             by_key = {t.run_id: t for t in taken} | {t.spec_hash: t for t in taken}
-            run = next(r for r in runs if r.run_id in by_key or r.spec_hash in by_key)
-            existing = by_key.get(run.run_id) or by_key[run.spec_hash]
-            more = f" and {len(taken) - 1} more run(s) of this spec" if len(taken) > 1 else ""
-            raise UserError(
-                f"{run.name} already exists (run {existing.run_id}, {existing.state.lower()}){more}",
-                file=str(path), key="experiment",
-                hint="use --force to submit it again under a new id, or `rcstudio resubmit "
-                     f"{existing.run_id}` to rerun that run",
-            )
+            old = [r for r in runs if r.run_id in by_key or r.spec_hash in by_key]
+            if len(old) == len(runs):
+                run = old[0]
+                existing = by_key.get(run.run_id) or by_key[run.spec_hash]
+                more = f" and {len(old) - 1} more run(s) of this spec" if len(old) > 1 else ""
+                raise UserError(
+                    f"{run.name} already exists (run {existing.run_id}, {existing.state.lower()}){more}",
+                    file=str(path), key="experiment",
+                    hint="use --force to submit it again under a new id, or `rcstudio resubmit "
+                         f"{existing.run_id}` to rerun that run",
+                )
+            skipped = [by_key.get(r.run_id) or by_key[r.spec_hash] for r in old]
+            runs = [r for r in runs if r not in old]
     if isinstance(executor, Executor):
         chosen = executor
     else:
         chosen = pick_executor(executor or spec.cluster.executor)
-    plan = SubmissionPlan(Path(path), chosen)
+    plan = SubmissionPlan(Path(path), chosen, skipped=skipped)
     info = submission_info(Path(path), list(overrides))
     try:
         for run in runs:

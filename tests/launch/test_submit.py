@@ -60,6 +60,18 @@ def test_identical_spec_is_refused_then_forced(write_spec, registry):
     Poller(registry).wait([first[0].run_id, forced[0].run_id], interval=0.2, timeout=60)
 
 
+def test_a_grown_sweep_submits_only_its_new_points(write_spec, registry):
+    """Adding points to a submitted sweep (or enabling a variant) submits the new runs only."""
+    first = execute_plan(trivial_plan(write_spec("grow", seeds=[0, 1]), executor="local"), registry)
+    plan = trivial_plan(write_spec("grow", seeds=[0, 1, 2]), executor="local")
+    assert sorted(r.run_id for r in plan.skipped) == sorted(r.run_id for r in first)
+    assert [p.run.point for p in plan.runs] == [{"eval.seed": 2}]
+    assert [s["run_id"] for s in plan.describe()["skipped"]] == [r.run_id for r in plan.skipped]
+    added = execute_plan(plan, registry)
+    assert len(added) == 1 and len(registry.list_runs()) == 3
+    Poller(registry).wait([r.run_id for r in first + added], interval=0.2, timeout=60)
+
+
 def test_refused_sbatch_leaves_nothing(write_spec, registry, slurm_shims):
     calls = slurm_shims(fail={"sbatch": "sbatch: error: Batch job submission failed: Invalid account"})
     spec = write_spec("atomic", seeds=[0, 1, 2, 3])
