@@ -14,7 +14,7 @@ from pathlib import Path
 from rcstudio import __version__
 from rcstudio.compile.plan import CompiledRun, LaunchPlan
 from rcstudio.errors import UserError
-from rcstudio.spec.resolved import RESOLVED_NAME, dump_resolved
+from rcstudio.spec.resolved import RESOLVED_NAME, dump_resolved, load_resolved, spec_hash
 from rcstudio.spec.sweep import RunSpec
 
 RUN_SUBDIRS = ("compiled", "data", "logs", "results", "checkpoints", "wandb")
@@ -129,8 +129,6 @@ def read_run_meta(run_dir: Path) -> dict:
 
 def load_run(run_dir: Path) -> RunSpec:
     """The RunSpec a run directory was compiled from (for resubmission and export)."""
-    from rcstudio.spec.resolved import load_resolved, spec_hash
-
     spec = load_resolved(run_dir)
     meta = read_run_meta(run_dir)
     digest = spec_hash(spec)

@@ -23,7 +23,8 @@ from typing import Any
 
 from rcstudio.compile import hydra_values as hv
 from rcstudio.errors import UserError
-from rcstudio.spec.models import Spec, data_parallel_size
+from rcstudio.spec.keys import set_dotted
+from rcstudio.spec.models import Spec
 from rcstudio.spec.sweep import RunSpec
 
 NEMO_ALIGNER_VERSION = "0.7.0"
@@ -51,17 +52,10 @@ class _SbatchTemplate(string.Template):
     idpattern = r"[a-z_][a-z0-9_]*"
 
 
-def _locate(spec: Spec, key: str) -> tuple[str | None, int | None]:
-    origins = getattr(spec, "_origins", None)
-    if origins is None:
-        return None, None
-    file, line = origins.locate(key)
-    return file or None, line
-
-
 def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserError:
-    file, line = _locate(spec, key)
-    return UserError(message, file=file, line=line, key=key, hint=hint)
+    """A UserError at the line that wrote `key` (the spec's Origins), or without one for a bare Spec."""
+    origins = spec._origins  # noqa: SLF001
+    return origins.error(key, message, hint) if origins is not None else UserError(message, key=key, hint=hint)
 
 
 # -- overrides -------------------------------------------------------------------------------------
@@ -124,12 +118,8 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
 
 
 def render_overrides(items: list[Item], engine_overrides: list[str]) -> list[str]:
+    """The actor's Hydra overrides (without the reward server's ip, known at run time)."""
     return [hv.override(k, v, add=add) for k, v, add in items] + list(engine_overrides)
-
-
-def build_overrides(run: RunSpec, run_dir: Path) -> list[str]:
-    """The actor's Hydra overrides for this run (without the reward server's ip, known at run time)."""
-    return render_overrides(override_items(run, run_dir), run.spec.rl.engine_overrides)
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,11 +144,6 @@ def check(run: RunSpec) -> None:
                      f"save_interval ({rl.save_interval}) must be a multiple of val_check_interval "
                      f"({rl.val_check_interval}): NeMo-Aligner saves against a validation metric",
                      f"e.g. save_interval = {rl.val_check_interval * max(1, rl.save_interval // rl.val_check_interval)}")
-    if rl.effective_seq_length <= rl.max_generation_tokens:
-        raise _error(spec, "rl.seq_length", "leaves no room for the prompt (TRT-LLM max_input_len = "
-                     "seq_length - max_generation_tokens must be positive)")
-    if spec.cluster.gpus_per_node * spec.cluster.nodes and data_parallel_size(spec) < 1:
-        raise _error(spec, "rl.tensor_parallel", "tensor_parallel x pipeline_parallel exceeds the actor GPUs")
     if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
         raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
     parser = _override_parser() if rl.engine_overrides else None
@@ -279,27 +264,19 @@ def render_config_yaml(run: RunSpec, items: list[Item], cache: ComposeCache | No
 
 def _overrides_as_tree(items: list[Item], engine_overrides: list[str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
-
-    def put(key: str, value: Any) -> None:
-        node = tree
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-
     for key, value, _ in items:
-        put(key, value)
+        set_dotted(tree, key, value)
     if engine_overrides:
         parser = _override_parser()
         for text in engine_overrides:
             ov = parser.parse_override(text)
             if not ov.is_delete():
-                put(ov.key_or_group, ov.value())
+                set_dotted(tree, ov.key_or_group, ov.value())
     return tree
 
 
 # -- the hetjob script -----------------------------------------------------------------------------
-def _sbatch_lines(spec: Spec, *, job_name: str, log_dir: Path, nodes: int, gpus: int, ntasks: int) -> str:
+def _sbatch_lines(spec: Spec, *, job_name: str, log_dir: Path | None, nodes: int, gpus: int, ntasks: int) -> str:
     c = spec.cluster
     lines = [f"--job-name={job_name}"] if job_name else []
     lines += [f"--nodes={nodes}", f"--ntasks-per-node={ntasks}",

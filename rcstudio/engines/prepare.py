@@ -143,7 +143,7 @@ def _load(sources: Sequence[str], limit: int) -> tuple[list[Any], list[str]]:
 
     items, notes = [], []
     for src in sources:
-        result = load_pairs(src, limit=0)
+        result = load_pairs(src, limit=limit)  # no source needs more than `limit`: stop reading there
         items.extend(result.items)
         notes.append(result.summary())
     return (items[:limit] if limit else items), notes

@@ -108,12 +108,3 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
             node[part] = nxt
         node = nxt
     node[parts[-1]] = value
-
-
-def get_dotted(data: dict[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node

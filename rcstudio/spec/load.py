@@ -24,6 +24,7 @@ from rcstudio.spec.recipes import find_recipe, list_recipes
 from rcstudio.spec.toml_lines import line_map
 
 OVERRIDE_FILE = "--set"
+RESERVED_KEYS = ("sweep", "variants", "extends")  # top-level keys a sweep point or a variant cannot set
 ENV_RE = re.compile(r"\$\{env:([^,}]*)(?:,([^}]*))?\}")
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 # Values that look like credentials pasted into a spec (OpenAI, HF, W&B, GitHub, AWS).
@@ -184,10 +185,13 @@ def key_parts(key: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _set_variant_key(data: dict[str, Any], parts: tuple[str, ...], value: Any, text: str) -> None:
+def _set_variant_key(data: dict[str, Any], parts: tuple[str, ...], value: Any, text: str,
+                     origins: Origins) -> None:
     """`variants.NAME.<dotted key>`: replace that key of the variant (nested or quoted alike)."""
     dotted = ".".join(parts)
     variants = data.get("variants", {})
+    if not isinstance(variants, dict):
+        raise origins.error("variants", "must be a table", "write [variants.NAME] tables of dotted keys")
     if len(parts) < 3:
         raise UserError(f"--set {text} names no key of a variant", file=OVERRIDE_FILE, key=dotted,
                         hint=f'e.g. --set variants.{parts[1] if len(parts) > 1 else "NAME"}.enabled=true')
@@ -195,10 +199,12 @@ def _set_variant_key(data: dict[str, Any], parts: tuple[str, ...], value: Any, t
         hint = speckeys.suggest(parts[1], variants)
         raise UserError(f"no variant named {parts[1]!r} in this spec", file=OVERRIDE_FILE, key=dotted,
                         hint=hint or "define it under [variants.NAME] first")
+    if not isinstance(variants[parts[1]], dict):
+        raise origins.error(".".join(parts[:2]), "must be a table", "write [variants.NAME] tables of dotted keys")
     inner = ".".join(parts[2:])
     if inner != "enabled":
         problem = speckeys.check_key(inner)
-        if not problem and parts[2] in ("sweep", "variants", "extends"):
+        if not problem and parts[2] in RESERVED_KEYS:
             problem = ("a variant cannot set this key", None)
         if problem:
             raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted,
@@ -214,7 +220,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], origins: Ori
         dotted = ".".join(parts)
         origins.add_override(dotted)
         if parts[0] == "variants":
-            _set_variant_key(data, parts, value, text)
+            _set_variant_key(data, parts, value, text, origins)
             continue
         if parts[0] == "sweep" and len(parts) > 2:
             # sweep.grid.<dotted key> = [...]: the rest is one key
@@ -392,15 +398,12 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
 
 def check_sweep_keys(spec: Spec, origins: Origins) -> None:
     """Every swept or variant key must be a settable spec key."""
-    for table in ("grid", "zip"):
-        for dotted in getattr(spec.sweep, table):
-            problem = speckeys.check_key(dotted)
-            if problem or dotted.split(".")[0] in ("sweep", "variants", "extends"):
-                msg, hint = problem or ("cannot sweep this key", None)
-                raise origins.error(f"sweep.{table}.{dotted}", msg, hint)
-    for name, variant in spec.variants.items():
-        for dotted in variant.overrides:
-            problem = speckeys.check_key(dotted)
-            if problem or dotted.split(".")[0] in ("sweep", "variants", "extends"):
-                msg, hint = problem or ("a variant cannot set this key", None)
-                raise origins.error(f"variants.{name}.{dotted}", msg, hint)
+    keys = [(f"sweep.{table}.{dotted}", dotted, "cannot sweep this key")
+            for table in ("grid", "zip") for dotted in getattr(spec.sweep, table)]
+    keys += [(f"variants.{name}.{dotted}", dotted, "a variant cannot set this key")
+             for name, variant in spec.variants.items() for dotted in variant.overrides]
+    for where, dotted, reserved in keys:
+        problem = speckeys.check_key(dotted)
+        if problem or dotted.split(".")[0] in RESERVED_KEYS:
+            msg, hint = problem or (reserved, None)
+            raise origins.error(where, msg, hint)

@@ -365,6 +365,11 @@ def cross_checks(spec: Spec) -> list[SpecConflict]:
     kind = spec.experiment.kind
     reward = spec.reward
 
+    for name in spec.variants:
+        if not NAME_RE.match(name):  # it becomes part of run names, job names and the sbatch script
+            out.append(SpecConflict(
+                f"variants.{name}", "a variant name may only hold letters, digits, '_', '.' and '-'",
+                "rename the [variants.NAME] table"))
     if reward.form == "gated" and spec.alpha_set:
         out.append(SpecConflict(
             "reward.alpha", "alpha only applies to the additive form; the gated reward has no mix weight",
@@ -438,7 +443,7 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
                 f"{gpus} actor GPUs (nodes x gpus_per_node) are not divisible by tensor_parallel x "
                 f"pipeline_parallel = {mp}", "make nodes * gpus_per_node a multiple of tp * pp"))
             return out
-        dp = gpus // mp
+        dp = data_parallel_size(spec)
         if rl.global_batch_size % (rl.rollout_micro_batch_size * dp):
             out.append(SpecConflict(
                 "rl.global_batch_size",

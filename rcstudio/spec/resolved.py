@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.spec import toml_write
+from rcstudio.spec.load import Origins, read_toml, validate
 from rcstudio.spec.models import Spec
 
 RESOLVED_NAME = "spec.resolved.toml"
@@ -39,8 +40,6 @@ def dump_resolved(spec: Spec) -> str:
 
 def load_resolved(path: str | Path) -> Spec:
     """A resolved spec from `spec.resolved.toml` (or a run dir holding one); no extends, no env."""
-    from rcstudio.spec.load import Origins, read_toml, validate
-
     path = Path(path)
     if path.is_dir():
         path = path / RESOLVED_NAME

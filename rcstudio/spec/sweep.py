@@ -13,6 +13,7 @@ from typing import Any
 
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted
+from rcstudio.spec.load import Origins, validate
 from rcstudio.spec.models import Spec
 from rcstudio.spec.resolved import canonical_dict, spec_hash
 
@@ -75,8 +76,6 @@ def _copy_tree(node: Any) -> Any:
 
 
 def _point_spec(base: dict[str, Any], sets: dict[str, Any], spec: Spec, where: str, label: str) -> Spec:
-    from rcstudio.spec.load import Origins, validate
-
     data = _copy_tree(base)
     for key, value in sets.items():
         set_dotted(data, key, value)

@@ -159,11 +159,3 @@ def _unescape(c: str) -> str:
 def line_map(text: str) -> dict[Path, int]:
     """Key path (tuple of key parts) -> the line where it was first written."""
     return _Scanner(text).document()
-
-
-def lookup(lines: dict[Path, int], path: Path) -> int | None:
-    """Line of `path`, or of its nearest written ancestor (a missing key points at its table)."""
-    for n in range(len(path), 0, -1):
-        if path[:n] in lines:
-            return lines[path[:n]]
-    return None

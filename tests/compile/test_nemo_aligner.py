@@ -110,6 +110,10 @@ def test_config_yaml_without_a_conf_dir_says_so(compile_spec, monkeypatch):
     text = (compiled.run_dir / "compiled" / "config.yaml").read_text()
     assert "not the composed config" in text
     assert yaml.safe_load(text)["model"]["reinforce"]["num_rollout_samples"] == 256
+    # An engine override below a scalar key replaces it in the listing (it used to raise TypeError).
+    (compiled,) = compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.devices.x=1"]\n')
+    tree = yaml.safe_load((compiled.run_dir / "compiled" / "config.yaml").read_text())
+    assert tree["trainer"]["devices"] == {"x": 1}
 
 
 def test_compile_is_byte_identical(compile_spec, tmp_path, monkeypatch, nemo_conf):

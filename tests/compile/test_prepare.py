@@ -117,6 +117,13 @@ def test_prepare_is_deterministic_and_holds_out_val(make_spec, tmp_path):
         assert r["preference"] == (-original if r["swapped"] else original)
 
 
+def test_max_items_keeps_the_first_items_and_stops_reading(make_spec, tmp_path):
+    summary = prepare_data(tmp_path / "r", make_spec(records(30), extra='swap = "none"\nmax_items = 8\n', eval_recs=[]))
+    assert summary["train_prompts"] == 8 and summary["sources"][0].startswith("8 items loaded")
+    rows = read_jsonl(tmp_path / "r" / "data" / "ground_truth.jsonl")
+    assert [r["id"] for r in rows] == [f"item-{i}" for i in range(8)]
+
+
 def test_unusable_items_are_dropped_and_counted(make_spec, tmp_path):
     recs = records(12)
     recs[0]["overall_preference"] = 0

@@ -276,3 +276,20 @@ def test_set_on_a_bad_variant_key_says_why(write):
     assert "no variant named 'vv'" in err.message and err.hint == "did you mean v?"
     err = error_of(path, ["judge model=x"])
     assert "not a dotted key" in err.message and "quote" in err.hint
+
+
+def test_set_on_variants_that_are_not_tables_points_at_their_line(write):
+    # Both used to end in a traceback (TypeError / AttributeError) instead of a UserError.
+    err = error_of(write('variants = 3\n' + MINIMAL), ["variants.q.enabled=true"])
+    assert (err.location.key, err.location.line) == ("variants", 1) and "must be a table" in err.message
+    err = error_of(write(MINIMAL + '\n[variants]\nv = 5\n'), ["variants.v.enabled=true"])
+    assert err.location.key == "variants.v" and err.location.line == 8 and "must be a table" in err.message
+
+
+def test_variant_names_are_plain_names(write):
+    # A variant name becomes part of run and job names and of the sbatch script's comments:
+    # a newline in it would run as a shell line.
+    path = write(MINIMAL + '\n[variants."v\\necho PWNED"]\nenabled = true\n"rl.lr" = 1e-5\n')
+    err = error_of(path)
+    assert err.location.key == "variants.v\necho PWNED" and err.location.line == 7
+    assert "letters, digits" in err.message
