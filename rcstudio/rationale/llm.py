@@ -16,6 +16,7 @@ at client creation, and never logged or stored.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -60,7 +61,9 @@ class LLMConfig:
     @classmethod
     def from_section(cls, section: Any, **overrides: Any) -> LLMConfig:
         """From a spec section carrying endpoint/model/api_key_env/... (e.g. `reward.matcher`, `judge`)."""
-        get = section.get if isinstance(section, dict) else lambda k, d=None: getattr(section, k, d)
+        from rcstudio.rationale.matchers.base import section_get
+
+        get = functools.partial(section_get, section)
         kwargs: dict[str, Any] = {
             "base_url": get("endpoint", None) or get("base_url", "") or "",
             "model": get("model", ""),
@@ -224,7 +227,7 @@ class LLMClient:
             max_retries=0,
             http_client=http_client,
         )
-        self._sem = asyncio.Semaphore(max(1, int(self.cfg.concurrency)))
+        self._sem = asyncio.Semaphore(size)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * (2**attempt))
@@ -238,13 +241,7 @@ class LLMClient:
         async with self._sem:
             self.calls += 1
             start = time.perf_counter()
-            body = {
-                "model": self.cfg.model,
-                "messages": list(messages),
-                "temperature": self.cfg.temperature,
-                "max_tokens": self.cfg.max_tokens,
-                **self.cfg.extra_body,
-            }
+            body = {"model": self.cfg.model, "messages": list(messages), **self.cfg.params()}
             try:
                 # the SDK's generic POST: its auth, timeouts and error mapping, without the typed
                 # request transform and response models (half the client CPU per request)
@@ -420,19 +417,15 @@ def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
     except RuntimeError:
         return asyncio.run(coro_factory())  # type: ignore[arg-type]
     out: list[Any] = []
-
-    def target() -> None:
-        out.append(asyncio.run(coro_factory()))  # type: ignore[arg-type]
-
     errors: list[BaseException] = []
 
-    def guarded() -> None:
+    def target() -> None:
         try:
-            target()
+            out.append(asyncio.run(coro_factory()))  # type: ignore[arg-type]
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
 
-    t = threading.Thread(target=guarded)
+    t = threading.Thread(target=target)
     t.start()
     t.join()
     if errors:

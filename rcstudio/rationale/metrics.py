@@ -34,8 +34,9 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rcstudio.rationale.matchers.base import LEVELS  # noqa: F401  (the five matching levels, re-exported)
+
 Variant = Literal["paper", "reference"]
-LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 REFERENCE_MAX_REASONS = 10
 _TIE_EPS = 1e-9
 

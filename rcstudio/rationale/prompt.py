@@ -20,6 +20,7 @@ from string import Template
 from rcstudio.rationale.schema import Message, PairItem
 
 PROMPT_VERSION = "rcstudio-genrm-v1"
+_PLACEHOLDERS = {"context", "response_a", "response_b", "reason_instruction"}
 
 _BUILTIN = Template(
     """You are an expert evaluator comparing two AI assistant responses to the same conversation.
@@ -77,16 +78,27 @@ def reason_instruction(top_k: int) -> str:
 def _load_template(name: str) -> Template:
     if name in ("", PROMPT_VERSION, "default"):
         return _BUILTIN
+    from rcstudio.errors import UserError
+
     path = Path(name).expanduser()
     if not path.is_file():
-        from rcstudio.errors import UserError
-
         raise UserError(
             f"unknown prompt template {name!r}",
             key="judge.prompt_template",
             hint=f"use the built-in {PROMPT_VERSION!r} or a path to a template file",
         )
-    return Template(path.read_text(encoding="utf-8"))
+    template = Template(path.read_text(encoding="utf-8"))
+    # checked here so a bad file is a clear error at load, not a KeyError/ValueError mid-run
+    unknown = sorted(set(template.get_identifiers()) - _PLACEHOLDERS)
+    if unknown or not template.is_valid():
+        problem = "unknown placeholders " + ", ".join("$" + u for u in unknown) if unknown else "a stray $"
+        raise UserError(
+            f"prompt template has {problem}",
+            file=path,
+            key="judge.prompt_template",
+            hint="use only $context, $response_a, $response_b, $reason_instruction; write $$ for a literal $",
+        )
+    return template
 
 
 def render_judge_prompt(

@@ -17,12 +17,14 @@ Items whose human label is a tie follow `tie_policy`:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from rcstudio.rationale.metrics import ItemMetrics, item_metrics
+from rcstudio.rationale.matchers.base import section_get
+from rcstudio.rationale.metrics import ItemMetrics, item_metrics, outcome_correct
 from rcstudio.rationale.parse import Judgment, verdict_direction
 
 Form = Literal["gated", "additive"]
@@ -51,7 +53,7 @@ class RewardSettings:
     @classmethod
     def from_spec(cls, reward: Any) -> RewardSettings:
         """Build from the spec's `[reward]` section (pydantic model or a plain dict)."""
-        get = reward.get if isinstance(reward, dict) else lambda k, d=None: getattr(reward, k, d)
+        get = functools.partial(section_get, reward)
         defaults = cls()
         alpha = get("alpha", None)
         return cls(
@@ -92,9 +94,7 @@ def outcome_reward(verdict: str | None, preference: int | None, tie_policy: TieP
         if verdict_direction(verdict) == 0:
             return 1.0
         return 0.5 if tie_policy == "half" else 0.0
-    if verdict is None:
-        return 0.0
-    return 1.0 if verdict_direction(verdict) == (1 if preference > 0 else -1) else 0.0
+    return float(outcome_correct(verdict, preference))
 
 
 def needs_matching(settings: RewardSettings, outcome: float | None, format_error: bool = False) -> bool:

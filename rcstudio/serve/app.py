@@ -63,14 +63,14 @@ class _SyncCloser:
 
 
 def _warm(matcher: Any, section: Any) -> None:
-    """Load what the first request would otherwise wait for (readiness means ready to score)."""
-    kind = getattr(matcher, "kind", "")
-    if kind == "embedding":
+    """Load what the first request would otherwise wait for (readiness means ready to score).
+
+    Only the embedding model needs it: an llm matcher's client already imported `openai` when built.
+    """
+    if getattr(matcher, "kind", "") == "embedding":
         from rcstudio.rationale.matchers.embedding import load_model
 
         load_model(section.embedding_model)
-    elif kind == "llm":
-        import openai  # noqa: F401  (a second of import on the first request otherwise)
 
 
 def build_backend(
@@ -154,10 +154,11 @@ def run_server(
 ) -> None:
     """Serve until SIGTERM/SIGINT (what Slurm sends at teardown). Exits nonzero if loading fails."""
     from rcstudio.spec import load_resolved
+    from rcstudio.spec.resolved import RESOLVED_NAME
 
     run_dir = Path(run_dir)
-    if not (run_dir / "spec.resolved.toml").is_file():
-        raise UserError(f"{run_dir} is not a run directory (no spec.resolved.toml)",
+    if not (run_dir / RESOLVED_NAME).is_file():
+        raise UserError(f"{run_dir} is not a run directory (no {RESOLVED_NAME})",
                         hint="pass the directory `rcstudio compile` or `rcstudio submit` created")
     spec = load_resolved(run_dir)
     token = None

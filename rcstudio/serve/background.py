@@ -27,7 +27,7 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         assert self.running is not None
-        return f"{self.settings.host}:{self.running.port}"
+        return self.running.url
 
     def call(self, coro, timeout: float | None = None):
         """Run a coroutine on the server's loop and wait for it."""

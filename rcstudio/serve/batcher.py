@@ -89,10 +89,9 @@ class MatchBatcher:
             log.warning("matcher batch of %d failed: %s: %s", len(batch), type(exc).__name__, exc)
             for _, fut in batch:
                 if not fut.done():
-                    fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                    fut.set_exception(exc)
             return
-        per_item = (time.perf_counter() - started) * 1e3
-        self.stats.latency_ms.append(per_item)
+        self.stats.latency_ms.append((time.perf_counter() - started) * 1e3)  # one figure per batch
         for (_, fut), scores in zip(batch, results):
             if fut.done():
                 continue

@@ -16,7 +16,6 @@ prompt + response, so the lookup must find which known prompt is a prefix of the
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from rcstudio.engines.prepare import GROUND_TRUTH_FILE, TRAIN_FILE, VAL_FILE, prompt_sha  # the writer's key
 from rcstudio.errors import UserError
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
@@ -69,10 +69,6 @@ class GroundTruth:
         )
 
 
-def prompt_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -89,7 +85,7 @@ def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
 
 def load_table(data_dir: Path) -> tuple[dict[str, GroundTruth], list[str]]:
     """Rows by prompt_sha, and the prompt texts that have a row (train and val prompt files)."""
-    gt_path = data_dir / "ground_truth.jsonl"
+    gt_path = data_dir / GROUND_TRUTH_FILE
     if not gt_path.is_file():
         raise UserError(
             f"no ground-truth table at {gt_path}",
@@ -102,7 +98,7 @@ def load_table(data_dir: Path) -> tuple[dict[str, GroundTruth], list[str]]:
         row = GroundTruth.from_record(rec)
         rows[row.prompt_sha] = row
     texts: list[str] = []
-    for name in ("train_prompts.jsonl", "val_prompts.jsonl"):
+    for name in (TRAIN_FILE, VAL_FILE):
         path = data_dir / name
         if path.is_file():
             for _, rec in _read_jsonl(path):

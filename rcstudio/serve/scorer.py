@@ -28,6 +28,7 @@ from rcstudio.rationale.reward import (
 )
 from rcstudio.serve.batcher import MatchBatcher
 from rcstudio.serve.ground_truth import GroundTruth, PromptIndex
+from rcstudio.serve.tokenizer import strip_special
 
 log = logging.getLogger("rcstudio.serve")
 
@@ -70,8 +71,6 @@ class SequenceSplitter:
         self.tokenizer = tokenizer
 
     def split(self, ids: np.ndarray, sentence: str | None = None) -> Split:
-        from rcstudio.serve.tokenizer import strip_special
-
         found = self.index.lookup_tokens(ids)
         if found is not None:
             row, n = found

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
 import threading
 import time
 from collections import deque
@@ -251,9 +253,6 @@ def _completion(n: int, model: str, text: str, messages: list[dict]) -> dict[str
 def matrix_responder(messages: list[dict], model: str) -> str:
     """Answers rcstudio's matching prompt (`n = N`, `k = K` in its text) with a JSON n x k matrix:
     1 on the diagonal, 0 elsewhere. For benchmarks and tests of the LLM matcher."""
-    import json
-    import re
-
     text = str(messages[-1].get("content", "")) if messages else ""
     n_match = re.search(r"\(n = (\d+)\)", text)
     k_match = re.search(r"\(k = (\d+)\)", text)

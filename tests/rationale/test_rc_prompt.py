@@ -53,3 +53,15 @@ def test_custom_template(tmp_path):
     assert "exactly your 3 most important reasons" in out
     with pytest.raises(UserError):
         render_judge_prompt(ITEM, template="no-such-template")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("Q: $context $answer", "unknown placeholders $answer"), ("costs 5$ for $context", "stray $")],
+)
+def test_bad_custom_template_is_a_user_error(tmp_path, body, message):
+    t = tmp_path / f"bad-{len(body)}.txt"
+    t.write_text(body)
+    with pytest.raises(UserError, match=message.replace("$", r"\$")) as err:
+        render_judge_prompt(ITEM, template=str(t))
+    assert err.value.location.file == t and err.value.location.key == "judge.prompt_template"

@@ -15,14 +15,12 @@ from typing import Any
 from rcstudio.errors import UserError
 from rcstudio.rationale.decompose import store
 from rcstudio.rationale.decompose.audit import AuditEntry, render_audit, sample_indices
-from rcstudio.rationale.decompose.outcome import Bounds, PairOutcome, Summary, classify, summarize
+from rcstudio.rationale.decompose.outcome import NO_REASONING, Bounds, PairOutcome, Summary, classify, summarize
 from rcstudio.rationale.decompose.prompt import PROMPT_VERSION, Annotation, render_decompose_messages
-from rcstudio.rationale.decompose.reply import Decomposition, Dropped, parse_reply
+from rcstudio.rationale.decompose.reply import Decomposition, parse_reply
 from rcstudio.rationale.decompose.sources import annotations_for
 from rcstudio.rationale.llm import run_sync
 from rcstudio.rationale.schema import PairItem
-
-NO_REASONING = "no annotator reasoning"
 
 
 def _client_counts(client: Any) -> dict[str, int]:
@@ -198,9 +196,7 @@ def _stored_outcome(item: PairItem) -> PairOutcome | None:
     meta = item.extra.get("decompose")
     if not isinstance(meta, dict):
         return None
-    dropped = tuple(Dropped(d.get("text", ""), d.get("reason", "")) for d in meta.get("dropped") or [] if isinstance(d, dict))
-    dec = Decomposition(tuple(item.human_checklist), dropped, meta.get("empty_reason"))
-    return PairOutcome(item.id, "kept", None, dec)
+    return store.outcome_from_line({"id": item.id, "human-checklist": list(item.human_checklist), "decompose": meta})
 
 
 def audit_file(

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from rcstudio.rationale.decompose.reply import Decomposition
 
 Status = Literal["kept", "filtered", "failed"]
+NO_REASONING = "no annotator reasoning"  # filter reason of a pair with nothing to decompose
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Summary:
 
 def _reason_class(reason: str) -> str:
     """Group 'too many items (9 > 7); ...' and 'too many items (8 > 7); ...' under one key."""
-    for key in ("too few items", "too many items", "empty", "no annotator reasoning"):
+    for key in ("too few items", "too many items", "empty", NO_REASONING):
         if reason.startswith(key):
             return key
     return reason

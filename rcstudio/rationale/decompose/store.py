@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rcstudio.rationale.decompose.outcome import PairOutcome
+from rcstudio.rationale.decompose.outcome import NO_REASONING, PairOutcome
 from rcstudio.rationale.decompose.prompt import Annotation
 from rcstudio.rationale.decompose.reply import Decomposition, Dropped
 from rcstudio.rationale.schema import PairItem
@@ -80,11 +80,11 @@ def rejected_record(item: PairItem, annotations: Sequence[Annotation], o: PairOu
 def outcome_from_line(rec: dict[str, Any]) -> PairOutcome:
     """Rebuild a PairOutcome from a kept or rejected line (for the summary of a resumed run)."""
     meta = rec.get("decompose") or {}
-    dropped = tuple(Dropped(d.get("text", ""), d.get("reason", "")) for d in meta.get("dropped") or [])
+    dropped = tuple(Dropped(d.get("text", ""), d.get("reason", "")) for d in meta.get("dropped") or [] if isinstance(d, dict))
     if "status" in rec:
         status, reason = rec["status"], rec.get("reason")
         items = rec.get("items") or []
-        has_dec = status == "filtered" and reason != "no annotator reasoning"
+        has_dec = status == "filtered" and reason != NO_REASONING
     else:
         status, reason, items, has_dec = "kept", None, rec.get("human-checklist") or [], True
     dec = Decomposition(tuple(items), dropped, meta.get("empty_reason")) if has_dec else None
