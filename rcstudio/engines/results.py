@@ -72,6 +72,7 @@ def rows_for(run_dir: str | Path) -> list[ResultRow]:
 
 def results_table(run_dirs: Iterable[str | Path], title: str = "results") -> Any:
     """A rich Table of every run's rows, or None when no run wrote results."""
+    from rich.markup import escape
     from rich.table import Table
 
     rows = [row for d in run_dirs for row in rows_for(d)]
@@ -86,6 +87,6 @@ def results_table(run_dirs: Iterable[str | Path], title: str = "results") -> Any
         table.add_column(name, justify="left" if name in ("run", "judge / run") else "right")
     for r in rows:
         ci = f"[{r.rc_ci[0]:.2f}, {r.rc_ci[1]:.2f}]" if r.rc_ci else "-"
-        table.add_row(r.run, r.subject, "-" if r.items is None else str(r.items), f(r.oa), f(r.rc), ci,
-                      f(r.ap), f(r.reward), f(r.format_errors))
+        table.add_row(escape(r.run), escape(r.subject), "-" if r.items is None else str(r.items), f(r.oa), f(r.rc),
+                      escape(ci), f(r.ap), f(r.reward), f(r.format_errors))
     return table

@@ -21,7 +21,6 @@ same run dir resumes from the last one (that is how a requeued Slurm job continu
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -89,7 +88,7 @@ def grpo_kwargs(spec: Any, output_dir: Path, world_size: int = 1, cuda: bool = F
     """`GRPOConfig(**kwargs)` for a spec (pure: tested without building a trainer)."""
     rl = spec.rl
     layout = batch_layout(rl, world_size)
-    kwargs: dict[str, Any] = {
+    return {
         "output_dir": str(output_dir),
         "learning_rate": rl.lr,
         "per_device_train_batch_size": layout["per_device_train_batch_size"],
@@ -115,7 +114,6 @@ def grpo_kwargs(spec: Any, output_dir: Path, world_size: int = 1, cuda: bool = F
         "log_completions": False,
         "remove_unused_columns": False,
     }
-    return kwargs
 
 
 def shared_log(logs: dict[str, Any]) -> dict[str, float]:
@@ -279,6 +277,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
     from rcstudio.engines.grpo_reward import HybridReward
+    from rcstudio.evals.records import write_json
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
@@ -357,9 +356,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
         if callable(close):
             close()
     if rank == 0:
-        results = run_dir / "results"
-        results.mkdir(parents=True, exist_ok=True)
-        (results / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+        write_json(run_dir / "results" / "train_summary.json", summary)
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "

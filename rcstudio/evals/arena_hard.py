@@ -149,6 +149,11 @@ def style_features(model_meta: Mapping[str, Any], baseline_meta: Mapping[str, An
     return out
 
 
+def answer_style(answer: str, baseline_answer: str) -> tuple[float, ...]:
+    """Style features of an answer against the baseline's, from the two texts."""
+    return tuple(style_features(style_metadata(answer), style_metadata(baseline_answer)))
+
+
 def _fit_bt(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Logistic regression with soft labels (ties = 0.5), intercept first; scipy L-BFGS."""
     from scipy.optimize import minimize
@@ -224,8 +229,7 @@ class ArenaHardResult:
     style_control: bool = False
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {c: s.to_json() for c, s in self.categories.items()}
-        return out
+        return {c: s.to_json() for c, s in self.categories.items()}
 
 
 def _games(rec: Record) -> tuple[str | None, str | None]:
@@ -249,8 +253,7 @@ def _style(rec: Record) -> tuple[float, ...] | None:
         if isinstance(meta, Mapping) and "model" in meta and "baseline" in meta:
             return tuple(style_features(meta["model"], meta["baseline"]))
         if isinstance(rec.data.get("answer"), str) and isinstance(rec.data.get("baseline_answer"), str):
-            return tuple(style_features(style_metadata(rec.data["answer"]),
-                                        style_metadata(rec.data["baseline_answer"])))
+            return answer_style(rec.data["answer"], rec.data["baseline_answer"])
     except (KeyError, TypeError, ValueError) as exc:
         raise rec.fail(f"bad style metadata: {exc}", key="metadata") from None
     return None

@@ -28,25 +28,29 @@ def available_judges(items: Sequence[PairItem]) -> list[str]:
     return sorted({name for it in items for name in it.outputs})
 
 
-def score_stored(items: Sequence[PairItem], judges: Sequence[str], spec: Any, matcher: Any | None = None) -> dict[str, Any]:
-    """{judge: ScoreResult} for judges whose outputs are stored beside the items."""
+def score_judge(items: Sequence[PairItem], judge: str, spec: Any, matcher: Any | None = None) -> Any:
+    """One judge's ScoreResult with the spec's matcher, top-k, reward and bootstrap settings (the
+    paper variant), so stored and live judges are scored alike."""
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
     from rcstudio.rationale.score import score_items
+
+    return score_items(items, judge, matcher or make_matcher(spec.reward.matcher), top_k=spec.judge.top_k or 5,
+                       variant="paper", reward=RewardSettings.from_spec(spec.reward),
+                       bootstrap=spec.eval.bootstrap, seed=spec.eval.seed)
+
+
+def score_stored(items: Sequence[PairItem], judges: Sequence[str], spec: Any, matcher: Any | None = None) -> dict[str, Any]:
+    """{judge: ScoreResult} for judges whose outputs are stored beside the items."""
+    from rcstudio.rationale.matchers import make_matcher
 
     known = available_judges(items)
     missing = [j for j in judges if j not in known]
     if missing:
         raise UserError(f"no stored outputs for {', '.join(map(repr, missing))} in the eval data",
                         key="eval.stored_judges", hint="judges found: " + (", ".join(known) or "(none)"))
-    matcher = matcher or make_matcher(spec.reward.matcher)
-    reward = RewardSettings.from_spec(spec.reward)
-    top_k = spec.judge.top_k or 5
-    return {
-        j: score_items(items, j, matcher, top_k=top_k, variant="paper", reward=reward,
-                       bootstrap=spec.eval.bootstrap, seed=spec.eval.seed)
-        for j in judges
-    }
+    matcher = matcher or make_matcher(spec.reward.matcher)  # built once for all judges
+    return {j: score_judge(items, j, spec, matcher) for j in judges}
 
 
 def judge_tasks(

@@ -57,9 +57,9 @@ class _Context:
             judge = self.spec.judge
             model = judge_model(judge)
             if not judge.endpoint and serve.use_vllm(model):
-                argv = serve.vllm_argv(model, serve.free_port(), tensor_parallel=self.spec.cluster.gpus_per_node or 1)
-                server = serve.JudgeServer(argv, int(argv[argv.index("--port") + 1]),
-                                           self.run_dir / "logs" / "judge-vllm.log",
+                port = serve.free_port()
+                argv = serve.vllm_argv(model, port, tensor_parallel=self.spec.cluster.gpus_per_node or 1)
+                server = serve.JudgeServer(argv, port, self.run_dir / "logs" / "judge-vllm.log",
                                            ready_timeout_s=float(self.spec.cluster.ready_timeout_s))
                 self.stack.enter_context(server)
                 judge = judge.model_copy(update={"endpoint": server.base_url, "model": model, "checkpoint": ""})
@@ -111,8 +111,9 @@ def _flat_arena(r: arena_hard.ArenaHardResult) -> dict[str, float]:
 
 def _judgebench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     split = judgebench.load_pairs(files.inputs[0]) if files.inputs else None
-    for path in files.stored:
-        for judge, r in judgebench.score_file(path, data=files.inputs[0] if files.inputs else None).items():
+    for path in files.stored:  # scored against the split loaded once above, when there is one
+        for judge, rows in judgebench.load_decisions(path, split).items():
+            r = judgebench.score(rows)
             ctx.record("judgebench", judge or Path(path).stem, r.to_json(), _flat_judgebench(r))
     if split is not None and not files.stored:
         from rcstudio.evals import tasks as T
@@ -138,7 +139,7 @@ def _rmbench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
 
 
 def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
-    n_boot = 100  # the official number of resamples (eval.bootstrap is for the rationale metrics)
+    n_boot = arena_hard.N_BOOTSTRAP  # the official number of resamples (eval.bootstrap is for the rationale metrics)
     for path in files.stored:
         r = arena_hard.score_file(path, seed=ctx.spec.eval.seed, n_boot=n_boot)
         ctx.record("arena-hard", Path(path).stem, {"categories": r.to_json(), "seed": ctx.spec.eval.seed,
@@ -174,18 +175,11 @@ def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
             ctx.hs3_results.append(result)
             ctx.record("hs3-atomic", judge, result.to_json(), hs3_atomic.metrics_of(result))
         return
-    from rcstudio.rationale.matchers import make_matcher
-    from rcstudio.rationale.reward import RewardSettings
-    from rcstudio.rationale.score import score_items
-
     tasks, copies = hs3_atomic.judge_tasks(items, ctx.spec.judge.top_k or 5, ctx.spec.judge.prompt_template,
                                            ctx.spec.eval.order_policy, ctx.spec.eval.seed)
     outcomes = ctx.run_tasks("hs3-atomic", tasks)
     name = _slug(ctx.spec.judge.model)
-    judged = hs3_atomic.attach_outputs(copies, outcomes, name)
-    result = score_items(judged, name, make_matcher(ctx.spec.reward.matcher), top_k=ctx.spec.judge.top_k or 5,
-                         variant="paper", reward=RewardSettings.from_spec(ctx.spec.reward),
-                         bootstrap=ctx.spec.eval.bootstrap, seed=ctx.spec.eval.seed)
+    result = hs3_atomic.score_judge(hs3_atomic.attach_outputs(copies, outcomes, name), name, ctx.spec)
     ctx.hs3_results.append(result)
     out = result.to_json()
     out["settings"] = {**out.get("settings", {}), **ctx.judge_info("hs3-atomic", outcomes)}

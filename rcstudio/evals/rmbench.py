@@ -207,14 +207,12 @@ def score(rows: Iterable[tuple[str, np.ndarray]], order_policy: str = "scores") 
         grouped[domain_of(domain)].append(np.asarray(matrix, dtype=float))
     if not grouped:
         raise UserError("no RM-Bench rows to score")
-    domains: dict[str, DomainScore] = {}
-    for d in DOMAINS:
-        if d in grouped:
-            hard, normal, easy = matrix_accuracy(grouped[d])
-            domains[d] = DomainScore(
-                round(hard, 2), round(normal, 2), round(easy, 2), round((hard + normal + easy) / 3, 2), len(grouped[d])
-            )
-    raw = {d: matrix_accuracy(grouped[d]) for d in domains}
+    raw = {d: matrix_accuracy(grouped[d]) for d in DOMAINS if d in grouped}
+    domains = {
+        d: DomainScore(round(hard, 2), round(normal, 2), round(easy, 2), round((hard + normal + easy) / 3, 2),
+                       len(grouped[d]))
+        for d, (hard, normal, easy) in raw.items()
+    }
     mean = lambda xs: float(np.mean(list(xs)))  # noqa: E731
     return RMBenchResult(
         overall=round(mean(sum(v) / 3 for v in raw.values()), 2),
@@ -229,9 +227,13 @@ def score(rows: Iterable[tuple[str, np.ndarray]], order_policy: str = "scores") 
 def load_score_rows(path: str | Path) -> list[tuple[str, np.ndarray]]:
     """Rows with `id`, `domain` (or `subset`) and `score_chosen` + `score_rejected` (3 numbers
     each), or a precomputed `matrix` (3x3 of values in [0, 1], from a pairwise judge)."""
+    return _score_rows(read_records(path))
+
+
+def _score_rows(records: Sequence[Record]) -> list[tuple[str, np.ndarray]]:
     rows: list[tuple[str, np.ndarray]] = []
     seen: set[str] = set()
-    for rec in read_records(path):
+    for rec in records:
         rid = str(rec.require("id"))
         domain = _domain_field(rec)
         key = f"{domain}/{rid}"
@@ -256,9 +258,8 @@ def load_score_rows(path: str | Path) -> list[tuple[str, np.ndarray]]:
 
 def score_file(path: str | Path) -> RMBenchResult:
     """Score a scores file; the order policy recorded is the rows' `order_policy` when they carry one."""
-    rows = load_score_rows(path)
-    first = read_records(path)[0].data
-    return score(rows, order_policy=str(first.get("order_policy", "scores")))
+    records = read_records(path)  # read once: the rows and the first record's order policy
+    return score(_score_rows(records), order_policy=str(records[0].data.get("order_policy", "scores")))
 
 
 def matrices_from_verdicts(

@@ -137,11 +137,11 @@ class LocalHFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path, tok_path = self.model, self.tokenizer_name
-        if self.model.startswith("tiny://"):
-            # a random test model, built (tokenizer trained on these prompts) under workdir
-            from rcstudio.engines.tiny_model import build_tiny_model
+        from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
 
+        path, tok_path = self.model, self.tokenizer_name
+        if is_tiny(self.model):
+            # a random test model, built (tokenizer trained on these prompts) under workdir
             workdir = self.workdir or Path(tempfile.mkdtemp(prefix="rcstudio-tiny-judge-"))
             path = tok_path = str(build_tiny_model(self.model, corpus or ["judge"], workdir / "tiny-judge"))
         self._tok = AutoTokenizer.from_pretrained(tok_path)

@@ -28,8 +28,10 @@ def free_port() -> int:
 def use_vllm(model: str) -> bool:
     """Serve with vLLM: a `vllm` executable is on PATH, the model is not a tiny:// test model,
     and RCSTUDIO_JUDGE_SERVER does not say `local`."""
+    from rcstudio.engines.tiny_model import is_tiny
+
     choice = os.environ.get("RCSTUDIO_JUDGE_SERVER", "auto").lower()
-    if choice == "local" or model.startswith("tiny://"):
+    if choice == "local" or is_tiny(model):
         return False
     return shutil.which("vllm") is not None
 

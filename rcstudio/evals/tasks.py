@@ -64,10 +64,6 @@ def arena_tasks(answers: Sequence[arena_hard.ArenaAnswer], template: str) -> lis
 def arena_judgments(
     answers: Sequence[arena_hard.ArenaAnswer], outcomes: Mapping[str, JudgeOutcome]
 ) -> list[arena_hard.Judgment]:
-    out = []
-    for a in answers:
-        style = tuple(arena_hard.style_features(arena_hard.style_metadata(a.answer),
-                                                arena_hard.style_metadata(a.baseline_answer)))
-        out.append(arena_hard.Judgment(a.uid, a.category, (outcomes[f"{a.uid}:g1"].verdict,
-                                                          outcomes[f"{a.uid}:g2"].verdict), style))
-    return out
+    return [arena_hard.Judgment(a.uid, a.category, (outcomes[f"{a.uid}:g1"].verdict, outcomes[f"{a.uid}:g2"].verdict),
+                                arena_hard.answer_style(a.answer, a.baseline_answer))
+            for a in answers]

@@ -39,24 +39,17 @@ def _resolve(arg: str, registry: Any) -> tuple[str, str, Any]:
     """(label, run_id, loader) for one RUN argument; loader(metrics, samples) -> {metric: Series}."""
     path = Path(arg)
     if path.exists():
+        from rcstudio.tracking.links import merged_history
         from rcstudio.tracking.offline import OfflineSource
 
         source = OfflineSource([path])
-        refs = [r for r in source.runs() if not r.id.endswith("-rm")] or source.runs()
+        found = source.runs()
+        refs = [r for r in found if not r.id.endswith("-rm")] or found
         if not refs:
             raise UserError(f"no .wandb run under {arg}", hint="pass a run dir, a wandb dir or a .wandb file")
         ref = refs[0]
-        linked = [ref] + [r for r in source.runs() if r.id == ref.id + "-rm"]
-
-        def load(metrics: Sequence[str], samples: int | None) -> dict[str, Series]:
-            out: dict[str, Series] = {}
-            for r in linked:
-                for key, s in source.history(r, [m for m in metrics if m not in out or not len(out[m])], samples).items():
-                    if len(s) or key not in out:
-                        out[key] = s
-            return out
-
-        return ref.name or ref.id, ref.id, load
+        linked = [ref] + [r for r in found if r.id == ref.id + "-rm"]
+        return ref.name or ref.id, ref.id, lambda metrics, samples: merged_history(source, linked, metrics, samples)
     from rcstudio.tracking.links import Linker
 
     try:
@@ -116,13 +109,10 @@ def write_csv(curves: Sequence[Curve], path: str | Path) -> None:
 
 def plot(curves: Sequence[Curve], path: str | Path, title: str = "") -> None:
     """One panel per metric, one line per run (matplotlib, Agg: no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from rcstudio.rationale.plots import pyplot, save_figure
 
     metrics = list(dict.fromkeys(c.metric for c in curves))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(metrics), figsize=(6 * len(metrics), 4), dpi=120, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for c in curves:
             if c.metric == metric:
@@ -133,6 +123,4 @@ def plot(curves: Sequence[Curve], path: str | Path, title: str = "") -> None:
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -6,6 +6,7 @@ together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,14 +106,22 @@ class Linker:
     def history(self, record: Any, keys: list[str], samples: int | None = None) -> dict[str, Series]:
         """Each key's history from whichever of the grouped runs logged it."""
         linked = self.link(record)
-        out: dict[str, Series] = {}
         if linked.source is None:
-            return out
-        for ref in linked.refs:
-            missing = [k for k in keys if k not in out or len(out[k]) == 0]
-            if not missing:
-                break
-            for key, series in linked.source.history(ref, missing, samples).items():
-                if len(series) or key not in out:
-                    out[key] = series
-        return out
+            return {}
+        return merged_history(linked.source, linked.refs, keys, samples)
+
+
+def merged_history(
+    source: MetricSource, refs: Sequence[RunRef], keys: Sequence[str], samples: int | None = None
+) -> dict[str, Series]:
+    """Each key's history from the first of `refs` (actor, then `-rm`) that logged it; a key none
+    logged maps to an empty series."""
+    out: dict[str, Series] = {}
+    for ref in refs:
+        missing = [k for k in keys if k not in out or len(out[k]) == 0]
+        if not missing:
+            break
+        for key, series in source.history(ref, missing, samples).items():
+            if len(series) or key not in out:
+                out[key] = series
+    return out

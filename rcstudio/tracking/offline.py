@@ -55,7 +55,7 @@ def _number(raw: Any) -> float:
 
 
 def _item_key(item: Any) -> str:
-    return item.key if item.key else ".".join(item.nested_key)
+    return ".".join(_item_path(item))
 
 
 def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
@@ -121,7 +121,6 @@ class OfflineRun:
         if self.exit_code is None:
             return RUNNING
         return FINISHED if self.exit_code == 0 else FAILED
-
 
     def keys(self) -> list[str]:
         """History keys (internal `_step`, `_runtime`, `_timestamp` left out)."""

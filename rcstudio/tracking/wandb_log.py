@@ -44,15 +44,8 @@ def spec_config(spec: Any) -> dict[str, Any]:
     return scrub(data)
 
 
-def _section(spec: Any, name: str) -> Any:
-    if spec is None:
-        return None
-    if isinstance(spec, dict):
-        return spec.get(name)
-    return getattr(spec, name, None)
-
-
 def _get(section: Any, name: str, default: Any = None) -> Any:
+    """A field of a spec or spec section, whether it is a pydantic model, a dict or None."""
     if section is None:
         return default
     if isinstance(section, dict):
@@ -62,8 +55,8 @@ def _get(section: Any, name: str, default: Any = None) -> Any:
 
 def tracking_settings(spec: Any) -> dict[str, Any]:
     """mode/entity/project/group of a spec, with the defaults the contract names."""
-    tracking = _section(spec, "tracking")
-    experiment = _section(spec, "experiment")
+    tracking = _get(spec, "tracking")
+    experiment = _get(spec, "experiment")
     mode = str(_get(tracking, "mode", "offline") or "offline")
     group = _get(tracking, "group", "") or _get(experiment, "name", "") or None
     return {
@@ -87,11 +80,6 @@ def wandb_link(spec: Any, run_dir: str | Path, run_id: str) -> dict[str, Any]:
     }
 
 
-class _NoopSummary(dict):
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        super().update(*args, **kwargs)
-
-
 class NoopRun:
     """Stands in for a wandb run when tracking is disabled: same calls, nothing written."""
 
@@ -99,7 +87,7 @@ class NoopRun:
         self.id = run_id
         self.name = name or run_id
         self.config = dict(config)
-        self.summary = _NoopSummary()
+        self.summary: dict[str, Any] = {}
         self.url = ""
         self.disabled = True
         self.step = 0

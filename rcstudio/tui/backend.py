@@ -124,7 +124,9 @@ class Backend:
 
     # -- run view --------------------------------------------------------------------------
     def resolved_spec(self, record: Any) -> str:
-        path = Path(record.run_dir) / "spec.resolved.toml"
+        from rcstudio.spec.resolved import RESOLVED_NAME
+
+        path = Path(record.run_dir) / RESOLVED_NAME
         try:
             return path.read_text()
         except OSError as exc:
@@ -139,12 +141,9 @@ class Backend:
 
     def log_files(self, record: Any) -> list[Path]:
         """Logs of a run: submitit's and the run dir's `logs/`, newest last."""
-        found: list[Path] = []
         root = Path(record.run_dir)
-        for pattern in ("logs/**/*.out", "logs/**/*.err", "logs/**/*.log", "logs/*"):
-            for p in root.glob(pattern):
-                if p.is_file() and p not in found:
-                    found.append(p)
+        found = {p for pattern in ("logs/**/*.out", "logs/**/*.err", "logs/**/*.log", "logs/*")
+                 for p in root.glob(pattern) if p.is_file()}
         return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
     def jobs(self, record: Any) -> list[tuple[str, str]]:

@@ -144,10 +144,9 @@ def sort_rows(rows: list[RunRow], key: str, reverse: bool = False, now: float = 
         v = row.metrics.get(key)
         return v if isinstance(v, (int, float)) else None
 
-    present = [r for r in rows if value(r) is not None]
-    missing = [r for r in rows if value(r) is None]
-    present.sort(key=value, reverse=reverse)
-    return present + missing
+    keyed = [(value(r), r) for r in rows]  # each value computed once
+    present = sorted(((v, r) for v, r in keyed if v is not None), key=lambda p: p[0], reverse=reverse)
+    return [r for _, r in present] + [r for v, r in keyed if v is None]
 
 
 def all_tags(rows: list[RunRow]) -> list[str]:

@@ -6,6 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -107,9 +108,9 @@ class RunScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         rec = self.record
-        yield Static(
-            f"[b]{rec.name}[/b]  {rec.run_id}  {rec.kind}/{rec.engine or '-'}  {rec.state}  "
-            f"executor={rec.executor}  W&B: {wandb_url(rec)}",
+        yield Static(  # names and paths come from users: escaped so a `[` is not read as markup
+            f"[b]{escape(rec.name)}[/b]  {rec.run_id}  {rec.kind}/{rec.engine or '-'}  {rec.state}  "
+            f"executor={rec.executor}  W&B: {escape(wandb_url(rec))}",
             id="run-title",
         )
         with TabbedContent(initial="tab-spec"):
@@ -213,8 +214,7 @@ class RunScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"W&B unreachable: {exc}", severity="warning")
             return
-        series = [(key, s) for key, s in hist.items()]
-        self.app.call_from_thread(chart.set_series, series)
+        self.app.call_from_thread(chart.set_series, list(hist.items()))
 
 
 class CompareScreen(Screen[None]):
@@ -247,7 +247,7 @@ class CompareScreen(Screen[None]):
         return self.metric, self.metrics[(self.metric_index + 1) % len(self.metrics)]
 
     def compose(self) -> ComposeResult:
-        names = ", ".join(r.name for r in self.records)
+        names = escape(", ".join(r.name for r in self.records))
         yield Static(f"[b]compare[/b] {len(self.records)} runs: {names}", id="compare-title", markup=True)
         yield MetricChart(title=self.pair[0], id="compare-chart")
         yield MetricChart(title=self.pair[1], id="compare-chart-2")

@@ -10,7 +10,9 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from rcstudio.tracking.source import Series
-from rcstudio.tui.data import HEADERS, STATE_STYLE, WIDTHS, RunRow, row_cells
+from rcstudio.tui.data import COLUMNS, HEADERS, STATE_STYLE, WIDTHS, RunRow, row_cells
+
+_STATE = 1 + COLUMNS.index("state")  # cell index of the state (after the mark column)
 
 
 class RunsTable(DataTable):
@@ -29,7 +31,6 @@ class RunsTable(DataTable):
         self.marked: set[str] = set()
         self._rows: list[RunRow] = []
         self.limit = self.PAGE
-        self.total = 0
         self._cells_shown: list[list[Any]] = []
         self._keys = ["mark", *HEADERS]
 
@@ -41,7 +42,6 @@ class RunsTable(DataTable):
     def show(self, rows: list[RunRow], now: float) -> None:
         """Show `rows` (at most `limit`). Same runs in the same order (a periodic refresh): only
         changed cells are updated; otherwise the table is rebuilt, the cursor staying on its run."""
-        self.total = len(rows)
         rows = rows[: self.limit]
         cells = [self._cells(row, now) for row in rows]
         if [r.run_id for r in rows] == [r.run_id for r in self._rows] and rows:
@@ -63,7 +63,7 @@ class RunsTable(DataTable):
 
     def _cells(self, row: RunRow, now: float) -> list[Any]:
         cells: list[Any] = ["*" if row.run_id in self.marked else "", *row_cells(row, now)]
-        cells[6] = Text(cells[6], style=STATE_STYLE.get(cells[6], ""))
+        cells[_STATE] = Text(cells[_STATE], style=STATE_STYLE.get(cells[_STATE], ""))
         return cells
 
     @property
@@ -71,12 +71,6 @@ class RunsTable(DataTable):
         if not self._rows or self.cursor_row is None or self.cursor_row >= len(self._rows):
             return None
         return self._rows[self.cursor_row].run_id
-
-    @property
-    def current_row(self) -> RunRow | None:
-        if not self._rows or self.cursor_row >= len(self._rows):
-            return None
-        return self._rows[self.cursor_row]
 
     def action_toggle_mark(self) -> None:
         run_id = self.current_run_id

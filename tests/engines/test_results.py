@@ -39,3 +39,22 @@ def test_rows_from_eval_and_training_results(tmp_path):
     console.print(results_table([ev, tr, empty]))
     text = console.export_text()
     assert "evidence-judge" in text and "0.858" in text and "[0.82, 0.89]" in text and "train (step 2)" in text
+
+
+def test_names_with_brackets_are_shown_as_written(tmp_path):
+    """Run and judge names go into rich cells escaped: a `[` in a name is text, not markup."""
+    import json
+
+    from rich.console import Console
+
+    from rcstudio.engines.results import results_table
+
+    run_dir = tmp_path / "run[bold]x"
+    (run_dir / "results").mkdir(parents=True)
+    metric = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    summary = {"benchmarks": {"hs3-atomic": {"judge[red]": {"items": 2, "oa": metric, "rc": metric, "ap": metric}}}}
+    (run_dir / "results" / "summary.json").write_text(json.dumps(summary))
+    console = Console(record=True, width=200)
+    console.print(results_table([run_dir]))
+    text = console.export_text()
+    assert "judge[red]" in text and "[0.40, 0.60]" in text
