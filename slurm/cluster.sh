@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A real single-node Slurm cluster (slurmctld, slurmd, slurmdbd + MariaDB, munge) for rcstudio's
-# tests, benchmarks and CI. Runs as root without systemd; idempotent.
+# A real Slurm cluster on this one machine (slurmctld, two slurmd, slurmdbd + MariaDB, munge) for
+# rcstudio's tests, benchmarks and CI. Runs as root without systemd; idempotent.
 #
 #   bash slurm/cluster.sh install   # Debian packages, only when missing
 #   bash slurm/cluster.sh start     # install if needed, write configs, start daemons, wait until ready

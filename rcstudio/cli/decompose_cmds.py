@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from rcstudio.cli.common import echo_json
 from rcstudio.errors import UserError
 
 
@@ -65,7 +65,7 @@ def decompose(
         cfg = _llm_config(endpoint, model, api_key_env, concurrency, timeout_s, max_retries) if endpoint or model else None
         result = audit_file(data, out, audit, seed=seed, llm_cfg=cfg, bounds=bounds)
         if as_json:
-            print(json.dumps(result))
+            echo_json(result, indent=None)
         else:
             print(f"wrote {result['sampled']} of {result['total']} pairs to {result['audit']}")
         return
@@ -77,7 +77,7 @@ def decompose(
 
         payload["plot"] = str(plot_histogram(summary, plot, min_items=min_items, max_items=max_items))
     if as_json:
-        print(json.dumps(payload))
+        echo_json(payload, indent=None)
         return
     from rich.console import Console
 

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from rcstudio.cli.common import echo_json
+from rcstudio.errors import UserError
 
 eval_app = typer.Typer(
     name="eval",
@@ -101,7 +102,6 @@ def report_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """The paper's table 2: RM-Bench chat/math/code/safety/overall, JudgeBench categories/overall, total."""
-    from rcstudio.errors import UserError
     from rcstudio.evals import report
 
     if fmt not in report.FORMATS:

@@ -20,8 +20,6 @@ EXECUTORS = ("auto", "local", "slurm")
 SHOWN = 20  # rows of the table `submit` prints
 
 
-
-
 def _when(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
@@ -34,9 +32,7 @@ def _duration(record) -> str:
 
 
 def _job_label(record) -> str:
-    if record.job_id is None:
-        return "-"
-    return record.job_id if record.array_index is None else f"{record.job_id}_{record.array_index}"
+    return record.scheduler_id or "-"
 
 
 _STATE_STYLE = {"COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow", "FAILED": "red",

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from rcstudio.cli.common import echo_json
 from rcstudio.errors import UserError
 
 _ROWS = (("rc", "RC"), ("precision", "Precision"), ("f1", "F1"), ("ap", "AP"), ("oa", "OA"), ("reward", "Mean reward"))
@@ -158,7 +159,7 @@ def score(
         full = {**payload, "per_item": [s.as_dict() for s in result.per_item]}
         out.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
     if as_json:
-        print(json.dumps(payload))
+        echo_json(payload, indent=None)
         return
     _print_table(payload)
     for s in loaded_skipped[:10]:
@@ -183,7 +184,7 @@ def plot_rc_vs_oa_cmd(
     rows = [load_result(p) for p in results]
     path = plot_rc_vs_oa(rows, output, title=title)
     if as_json:
-        print(json.dumps({"output": str(path), "judges": [r.get("model") for r in rows]}))
+        echo_json({"output": str(path), "judges": [r.get("model") for r in rows]}, indent=None)
     else:
         typer.echo(f"wrote {path}")
 

@@ -7,6 +7,7 @@ stdout and nothing else.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,9 +15,6 @@ import typer
 
 from rcstudio.cli.common import SET_HELP, echo_json
 from rcstudio.errors import UserError
-
-
-
 
 
 def _runs_summary(runs) -> list[dict[str, Any]]:
@@ -36,8 +34,6 @@ def init(
 
     if path.exists() and not force:
         raise UserError(f"{path} already exists", hint="pick another path or pass --force")
-    import re
-
     from rcstudio.spec.models import NAME_RE
 
     if name is not None and not NAME_RE.match(name):

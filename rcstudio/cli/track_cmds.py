@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from rcstudio.cli.common import echo_json
 
 
 def tui(
@@ -43,7 +44,7 @@ def compare(
             "plot": str(output) if output else None,
             "csv": str(csv_path) if csv_path else None,
         }
-        typer.echo(json.dumps(payload))
+        echo_json(payload, indent=None)
         return
     for c in curves:
         last = c.series.last()

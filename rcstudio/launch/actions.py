@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rcstudio.errors import UserError
 from rcstudio.launch.executors import Submission, executor_for, pick_executor
-from rcstudio.launch.jobs import JobRef, load_plan
+from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, load_plan
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.launch.submit import job_records, job_ref
 
@@ -52,10 +52,12 @@ def resubmit_run(record: RunRecord, registry: Registry | None = None) -> RunReco
 
 
 def log_path(record: RunRecord, err: bool = False, registry: Registry | None = None) -> Path:
-    ref: JobRef = job_ref(record, registry) if record.job_id else JobRef("", record.executor, "", None, "",
-                                                                          str(Path(record.run_dir) / "logs" / "stdout.log"),
-                                                                          str(Path(record.run_dir) / "logs" / "stderr.log"))
-    out, error = executor_for(record.executor).log_paths(ref)
+    """The run's stdout (or stderr) log; a run without a job yet points where its command will write."""
+    if record.job_id:
+        out, error = executor_for(record.executor).log_paths(job_ref(record, registry))
+    else:
+        logs = Path(record.run_dir) / "logs"
+        out, error = logs / LOG_STDOUT, logs / LOG_STDERR
     return error if err else out
 
 

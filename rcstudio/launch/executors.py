@@ -9,10 +9,10 @@ to Slurm as ONE job array.
 from __future__ import annotations
 
 import atexit
-
 import os
 import pickle
 import shlex
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +81,11 @@ class Executor(ABC):
         return Path(job.stdout), Path(job.stderr)
 
 
+def sweep_folder(subs: Sequence[Submission]) -> Path:
+    """submitit's folder for a job holding several runs: `.submitit/` in their experiment dir."""
+    return Path(os.path.commonpath([str(s.run_dir.parent) for s in subs])) / ".submitit"
+
+
 # -- local ---------------------------------------------------------------------------------------
 MAX_REQUEUES = 3
 _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hold the Popen to poll)
@@ -141,8 +146,7 @@ class LocalExecutor(Executor):
             state = sub.run_dir / "logs" / LOCAL_STATE
             state.unlink(missing_ok=True)
             tasks.append(CommandTask(base.argv, base.cwd, base.stdout, base.stderr, str(state)))
-        parent = Path(os.path.commonpath([str(s.run_dir.parent) for s in subs]))
-        folder = parent / ".submitit" / "local"
+        folder = sweep_folder(subs) / "local"
         waves = -(-len(subs) // parallelism)
         minutes = max(time_to_minutes(s.plan.time) for s in subs) * waves
         job = self._executor(folder, subs[0].plan, minutes).submit(LocalSweepTask(tuple(tasks), parallelism))
@@ -190,8 +194,6 @@ class LocalExecutor(Executor):
         return "FAILED"  # the sweep job ended without this run finishing
 
     def cancel(self, job: JobRef) -> None:
-        import signal
-
         if job.mode == "local-sweep" and job.array_index is not None:
             state_file = Path(job.stdout).parent / LOCAL_STATE
             marker = read_state(state_file)
@@ -302,12 +304,9 @@ class SlurmExecutor(Executor):
         tasks = [command_task(s) for s in subs]
         if len(subs) == 1:
             folder = subs[0].run_dir / "logs" / "submitit"
-        else:
-            parent = Path(os.path.commonpath([str(s.run_dir.parent) for s in subs]))
-            folder = parent / ".submitit" / "%j"
-        if len(subs) == 1:
             name = subs[0].plan.job_name or subs[0].name or subs[0].run_id
         else:
+            folder = sweep_folder(subs) / "%j"
             name = subs[0].run_dir.parent.name or "rcstudio"  # the experiment
         ex = self._submitit_executor(folder, subs[0].plan, name, len(subs))
         self.sbatch_calls += 1

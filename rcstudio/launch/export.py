@@ -17,11 +17,12 @@ from typing import Any
 
 from rcstudio.errors import UserError
 from rcstudio.launch.registry import RunRecord
+from rcstudio.spec.resolved import RESOLVED_NAME
 
 SUBMISSION_FILE = "submission.json"
 VERSIONED = ("rcstudio", "submitit", "pydantic", "omegaconf", "hydra-core", "typer", "wandb", "numpy", "scipy",
              "torch", "transformers", "trl", "datasets", "sentence-transformers", "openai", "textual")
-COPIED = ("spec.resolved.toml", "compiled", "launch.json", SUBMISSION_FILE, "results")
+COPIED = (RESOLVED_NAME, "compiled", "launch.json", SUBMISSION_FILE, "results")
 
 
 def git_info(path: Path) -> dict[str, Any] | None:
@@ -88,6 +89,8 @@ def export_run(record: RunRecord, dest: Path) -> list[Path]:
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} is gone", key="RUN")
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest} is a file", key="DIR", hint="export into a new or empty directory")
     if dest.exists() and any(dest.iterdir()):
         raise UserError(f"{dest} is not empty", key="DIR", hint="export into a new or empty directory")
     dest.mkdir(parents=True, exist_ok=True)

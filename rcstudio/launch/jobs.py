@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

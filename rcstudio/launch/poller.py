@@ -61,14 +61,18 @@ class Poller:
         self.registry.update_states(changes)
         return changes
 
+    def _rows(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """Current rows of these runs in one query (`get` resolves anything not an exact id)."""
+        found = {r.run_id: r for r in self.registry.existing(run_ids)}
+        return [found.get(r) or self.registry.get(r) for r in run_ids]
+
     def wait(self, run_ids: Sequence[str], interval: float = 1.0, timeout: float | None = None,
              on_update=None) -> list[RunRecord]:
         """Poll until every run is finished (or `timeout` seconds pass); returns the final rows."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            runs = [self.registry.get(r) for r in run_ids]
-            self.refresh([r for r in runs if not r.finished])
-            runs = [self.registry.get(r) for r in run_ids]
+            self.refresh([r for r in self._rows(run_ids) if not r.finished])
+            runs = self._rows(run_ids)
             if on_update is not None:
                 on_update(runs)
             if all(r.finished for r in runs):

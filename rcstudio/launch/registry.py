@@ -119,6 +119,7 @@ class JobRecord:
 
 
 _JSON_FIELDS = {"point", "tags", "wandb"}
+_IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
 _RUN_COLUMNS = [f.name for f in fields(RunRecord)]
 
 
@@ -150,17 +151,16 @@ class Registry:
         self.path = Path(path) if path is not None else paths.registry_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # stored in the file: once, not per connection
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     # -- plumbing -------------------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # timeout = busy timeout
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
         finally:
@@ -191,6 +191,15 @@ class Registry:
                 raise UserError(f"run {taken[0]} is already registered",
                                 hint="use --force to submit it again under a new id")
             conn.executemany(sql, [_run_to_row(r) for r in records])
+
+    @staticmethod
+    def _select_in(conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any],
+                   order: str = "") -> Iterator[sqlite3.Row]:
+        """Rows of `table` whose `column` is one of `values` (chunked `IN` queries)."""
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = list(values[start:start + _IN_CHUNK])
+            sql = f"SELECT * FROM {table} WHERE {column} IN ({', '.join('?' for _ in chunk)}){order}"
+            yield from conn.execute(sql, chunk).fetchall()
 
     @staticmethod
     def _exists(conn: sqlite3.Connection, run_id: str) -> bool:
@@ -240,22 +249,9 @@ class Registry:
         found: dict[str, RunRecord] = {}
         with self._connect() as conn:
             for column, values in (("run_id", ids), ("spec_hash", hashes)):
-                for start in range(0, len(values), 500):
-                    chunk = values[start:start + 500]
-                    rows = conn.execute(
-                        f"SELECT * FROM runs WHERE {column} IN ({', '.join('?' for _ in chunk)}) ORDER BY created_at",
-                        chunk,
-                    ).fetchall()
-                    for row in rows:
-                        found.setdefault(row["run_id"], _row_to_run(row))
+                for row in self._select_in(conn, "runs", column, values, " ORDER BY created_at"):
+                    found.setdefault(row["run_id"], _row_to_run(row))
         return list(found.values())
-
-    def find_by_spec_hash(self, spec_hash: str) -> list[RunRecord]:
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM runs WHERE spec_hash = ? ORDER BY created_at", (spec_hash,)
-            ).fetchall()
-        return [_row_to_run(r) for r in rows]
 
     def list_runs(
         self,
@@ -362,13 +358,9 @@ class Registry:
         ids = list(dict.fromkeys(job_ids))
         out: dict[str, JobRecord] = {}
         with self._connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                rows = conn.execute(f"SELECT * FROM jobs WHERE job_id IN ({', '.join('?' for _ in chunk)})",
-                                    chunk).fetchall()
-                for row in rows:
-                    out[row["job_id"]] = JobRecord(
-                        job_id=row["job_id"], executor=row["executor"], mode=row["mode"], folder=row["folder"],
-                        submitted_at=row["submitted_at"], n_tasks=row["n_tasks"],
-                        meta=json.loads(row["meta"] or "{}"))
+            for row in self._select_in(conn, "jobs", "job_id", ids):
+                out[row["job_id"]] = JobRecord(
+                    job_id=row["job_id"], executor=row["executor"], mode=row["mode"], folder=row["folder"],
+                    submitted_at=row["submitted_at"], n_tasks=row["n_tasks"],
+                    meta=json.loads(row["meta"] or "{}"))
         return out

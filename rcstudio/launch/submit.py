@@ -22,7 +22,7 @@ from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
-from rcstudio.launch.jobs import JobRef, save_plan
+from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
@@ -254,8 +254,6 @@ def submit_spec(
 
 def job_ref(record: RunRecord, registry: Registry | None = None, job: JobRecord | None = None) -> JobRef:
     """Rebuild the JobRef of a registered run (re-attaching after a restart)."""
-    from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT
-
     if record.job_id is None:
         raise UserError(f"run {record.run_id} has no job", hint="`rcstudio resubmit` submits it again")
     if job is None:

@@ -86,6 +86,8 @@ def test_run_commands_on_registered_runs(write_spec, registry, tmp_path):
     assert versions["submitit"] and versions["python"]
     assert "rcstudio submit spec.resolved.toml" in (out / "README.md").read_text()
     assert rcs("export", done.run_id, str(out)).returncode == 2  # not empty any more
+    proc = rcs("export", done.run_id, str(out / "README.md"))  # a file, not a directory
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cancel_a_running_local_run(write_spec, registry):
