@@ -16,7 +16,7 @@ from rcstudio.errors import JobFailed, UserError
 
 COMMAND_MODULES = (
     "rcstudio.cli.spec_cmds",  # init, validate, schema, compile, recipes
-    "rcstudio.cli.run_cmds",  # submit, ls, status, logs, cancel, resubmit, export
+    "rcstudio.cli.run_cmds",  # submit, ls, status, logs, cancel, resubmit, export, gc
     "rcstudio.cli.job_cmds",  # run-job (what compiled jobs execute)
     "rcstudio.cli.score_cmds",  # score, plot
     "rcstudio.cli.eval_cmds",  # eval judgebench|rmbench|arena-hard, report

@@ -1,4 +1,4 @@
-"""Run commands: submit, ls, status, logs, cancel, resubmit, export.
+"""Run commands: submit, ls, status, logs, cancel, resubmit, export, gc.
 
 Thin: parse, call rcstudio.launch, print. `--json` prints one object on stdout and nothing else.
 """
@@ -100,6 +100,9 @@ def submit(
         raise UserError(f"unknown executor {executor!r}", key="--executor", hint="auto, local or slurm")
     registry = Registry()
     plan = plan_spec(spec, set_, executor, force, registry)
+    if plan.reaped and not as_json:
+        _console().print(f"cleaned {len(plan.reaped)} run dir(s) left by killed submits: "
+                         + ", ".join(str(o.path) for o in plan.reaped[:SHOWN]), markup=False, highlight=False)
     if plan.skipped and not as_json:
         _console().print(f"{len(plan.skipped)} run(s) of this spec already exist and are not submitted again: "
                          + ", ".join(f"{r.run_id} ({r.state.lower()})" for r in plan.skipped[:SHOWN])
@@ -301,6 +304,32 @@ def export(
     typer.echo(f"exported {record.run_id} to {dest}: " + ", ".join(p.name for p in written))
 
 
+def gc(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list the orphan run directories."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """List and remove run directories no registry row owns (left by killed submits)."""
+    from rcstudio.launch import Registry
+    from rcstudio.launch.orphans import find_orphans, remove_orphans
+
+    registry = Registry()
+    orphans = find_orphans(registry)
+    removed = [] if dry_run else remove_orphans(registry, orphans)
+    if as_json:
+        echo_json({"orphans": [{"path": str(o.path), "reason": o.reason} for o in orphans],
+                   "removed": [str(o.path) for o in removed]})
+        return
+    if not orphans:
+        typer.echo("no orphan run directories")
+        return
+    done = {o.path for o in removed}
+    for o in orphans:
+        status = "removed" if o.path in done else ("orphan" if dry_run else "kept (claimed meanwhile)")
+        typer.echo(f"{status}: {o.path} ({o.reason})")
+    if dry_run:
+        typer.echo(f"{len(orphans)} orphan run dir(s); `rcstudio gc` removes them")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(submit)
@@ -310,3 +339,4 @@ def register(app: typer.Typer) -> None:
     app.command()(cancel)
     app.command()(resubmit)
     app.command()(export)
+    app.command()(gc)

@@ -9,10 +9,13 @@ hold names, paths, hashes and W&B *references* (mode, entity, project, id, group
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -59,11 +62,49 @@ CREATE TABLE IF NOT EXISTS jobs (
     n_tasks      INTEGER NOT NULL DEFAULT 1,
     meta         TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS claims (
+    run_id      TEXT PRIMARY KEY,
+    run_dir     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
 """
+
+# A claim whose owner runs on another host cannot be probed; it counts as abandoned after this long.
+FOREIGN_CLAIM_TTL_S = 6 * 3600
 
 
 def now() -> float:
     return time.time()
+
+
+def _owner_alive(pid: int, host: str, created_at: float) -> bool:
+    """Whether the submit that took a claim may still be running (a killed one left it behind)."""
+    if host != socket.gethostname():
+        return now() - created_at < FOREIGN_CLAIM_TTL_S
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Claim:
+    """A run id a submit has reserved before writing its run dir (released when rows are written)."""
+
+    run_id: str
+    run_dir: str
+    pid: int
+    host: str
+    created_at: float
+
+    @property
+    def alive(self) -> bool:
+        return _owner_alive(self.pid, self.host, self.created_at)
 
 
 @dataclass
@@ -191,6 +232,49 @@ class Registry:
                 raise UserError(f"run {taken[0]} is already registered",
                                 hint="use --force to submit it again under a new id")
             conn.executemany(sql, [_run_to_row(r) for r in records])
+            conn.executemany("DELETE FROM claims WHERE run_id = ?", [(i,) for i in ids])
+
+    # -- claims (atomic submission) -------------------------------------------------------------
+    def claim(self, run_id: str, run_dir: str | Path) -> Claim | None:
+        """Reserve `run_id` for this process before any file is written.
+
+        Returns None when it is taken: registered, or claimed by a submit that is still alive. A
+        claim left by a dead submit is taken over (the returned Claim of the caller replaces it; the
+        caller then owns whatever that submit left in the run dir).
+        """
+        claim = Claim(run_id, str(run_dir), os.getpid(), socket.gethostname(), now())
+        with self._transaction() as conn:
+            if self._exists(conn, run_id):
+                return None
+            row = conn.execute("SELECT * FROM claims WHERE run_id = ?", (run_id,)).fetchone()
+            if row is not None and Claim(**{k: row[k] for k in row.keys()}).alive:
+                return None
+            conn.execute("INSERT OR REPLACE INTO claims (run_id, run_dir, pid, host, created_at)"
+                         " VALUES (?, ?, ?, ?, ?)", dataclasses.astuple(claim))
+        return claim
+
+    def claim_holder(self, run_id: str) -> Claim | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM claims WHERE run_id = ?", (run_id,)).fetchone()
+        return Claim(**{k: row[k] for k in row.keys()}) if row is not None else None
+
+    def release(self, run_ids: Sequence[str]) -> None:
+        """Drop this process's claims (after a failed or dry-run submit)."""
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM claims WHERE run_id = ? AND pid = ? AND host = ?",
+                             [(i, os.getpid(), socket.gethostname()) for i in run_ids])
+
+    def claims(self) -> list[Claim]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM claims ORDER BY created_at").fetchall()
+        return [Claim(**{k: r[k] for k in r.keys()}) for r in rows]
+
+    def drop_claim(self, claim: Claim) -> bool:
+        """Remove an abandoned claim (only if it is still the same one); True when it was removed."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM claims WHERE run_id = ? AND pid = ? AND created_at = ?",
+                               (claim.run_id, claim.pid, claim.created_at))
+        return cur.rowcount > 0
 
     @staticmethod
     def _select_in(conn: sqlite3.Connection, table: str, column: str, values: Sequence[Any],

@@ -5,6 +5,12 @@ job rows) in one transaction. When compiling or submitting fails, the run direct
 created are removed and jobs it already submitted are cancelled, so no row and no half-written run
 stays behind. An identical spec (same resolved-spec hash, hence the same run id) is refused unless
 `force`, which gives the new runs fresh ids (`<run_id>-2`, ...).
+
+Concurrent submits: each run id is *claimed* in the registry (launch/registry.py `claims`) before
+its dir is written, and the claim is dropped in the transaction that records the run. A submit that
+loses the race for an id fails (or, with --force, takes the next id) before it touches any file, so
+it can never delete the winner's dir; a killed submit's claim is stale and its dir is cleaned by the
+next submit (launch/orphans.py, `rcstudio gc`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from rcstudio.errors import UserError
 from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
 from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
+from rcstudio.launch.orphans import reap_stale_claims
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
@@ -48,14 +55,18 @@ class SubmissionPlan:
     executor: Executor
     runs: list[PreparedRun] = field(default_factory=list)
     skipped: list[RunRecord] = field(default_factory=list)  # runs of this spec already registered
+    registry: Registry | None = None  # holds this plan's claims until execute_plan records the runs
+    reaped: list[Any] = field(default_factory=list)  # orphan dirs of killed submits cleaned first
 
     def discard(self) -> None:
-        """Remove the run directories this plan created."""
+        """Remove the run directories this plan created and release its claims."""
         parents = set()
         for prepared in self.runs:
             if prepared.created:
                 shutil.rmtree(prepared.run_dir, ignore_errors=True)
                 parents.add(prepared.run_dir.parent)
+        if self.registry is not None:
+            self.registry.release([p.run.run_id for p in self.runs])
         for parent in parents:  # the experiment dir, when only this call's leftovers remain in it
             try:
                 if [p.name for p in parent.iterdir()] == [".submitit"]:
@@ -96,11 +107,32 @@ def runs_root_for(spec: Any) -> Path:
     return Path(root).expanduser() if root else paths.runs_root()
 
 
-def _fresh_id(run_id: str, registry: Registry, parent: Path) -> str:
-    n = 2
+def _fresh_id(run_id: str, registry: Registry, parent: Path, n: int = 2) -> str:
     while registry.find(f"{run_id}-{n}") is not None or (parent / f"{run_id}-{n}").exists():
         n += 1
     return f"{run_id}-{n}"
+
+
+def _claim(run: Any, parent: Path, force: bool, registry: Registry, spec_path: Path) -> Any:
+    """Reserve the run's id before any file is written; a loser of a race touches nothing.
+
+    Without `force` a taken id is a user error (another submit of the same spec won the race); with
+    `force` the next free `<run_id>-N` is claimed instead.
+    """
+    if force and (registry.find(run.run_id) is not None or (parent / run.run_id).exists()):
+        run = dataclasses.replace(run, run_id=_fresh_id(run.run_id, registry, parent))
+    while registry.claim(run.run_id, parent / run.run_id) is None:
+        if not force:
+            holder = registry.claim_holder(run.run_id)
+            who = f"pid {holder.pid} on {holder.host}" if holder else "another submit"
+            raise UserError(f"{run.name} is already registered or being submitted (run {run.run_id}, {who})",
+                            file=str(spec_path), key="experiment",
+                            hint="`rcstudio ls` shows it; use --force to submit it again under a new id")
+        base, _, n = run.run_id.rpartition("-")
+        start = int(n) + 1 if n.isdigit() and base else 2
+        root_id = base if n.isdigit() and base else run.run_id
+        run = dataclasses.replace(run, run_id=_fresh_id(root_id, registry, parent, start))
+    return run
 
 
 def plan_spec(
@@ -142,17 +174,20 @@ def plan_spec(
         chosen = executor
     else:
         chosen = pick_executor(executor or spec.cluster.executor)
-    plan = SubmissionPlan(Path(path), chosen, skipped=skipped)
+    plan = SubmissionPlan(Path(path), chosen, skipped=skipped, registry=registry)
+    plan.reaped = reap_stale_claims(registry)
     info = submission_info(Path(path), list(overrides))
     try:
         for run in runs:
             parent = root / run.spec.experiment.name
-            if force and (registry.find(run.run_id) is not None or (parent / run.run_id).exists()):
-                run = dataclasses.replace(run, run_id=_fresh_id(run.run_id, registry, parent))
+            run = _claim(run, parent, force, registry, Path(path))
             run_dir = parent / run.run_id
-            created = not run_dir.exists()
-            prepared = PreparedRun(run, run_dir, LaunchPlan(), created)
+            prepared = PreparedRun(run, run_dir, LaunchPlan(), True)
             plan.runs.append(prepared)
+            # The claim makes this dir ours: anything in it was left by a killed submit (adopted).
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
             compiled = compile_run(run, run_dir)
             prepared.plan = compiled.plan
             save_plan(run_dir, prepared.plan)

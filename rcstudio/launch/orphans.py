@@ -1,0 +1,92 @@
+"""Run directories no registry row owns: left by a submit killed between claiming and recording.
+
+A submit claims each run id in the registry before it writes the run dir and drops the claim in the
+same transaction that records the run, so a dir is an orphan when (a) its claim's owner is dead, or
+(b) it sits under a runs root with neither a row nor a live claim (a dir older than claims, or a
+registry that was replaced). The next submit cleans (a) as it goes; `rcstudio gc` lists and removes
+both.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rcstudio import paths
+from rcstudio.launch.registry import Claim, Registry
+
+
+@dataclass(frozen=True)
+class Orphan:
+    path: Path
+    reason: str
+    claim: Claim | None = None
+
+
+def _remove_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    parent = path.parent
+    try:  # the experiment dir, when the orphan was all it held
+        if [p.name for p in parent.iterdir()] in ([], [".submitit"]):
+            shutil.rmtree(parent / ".submitit", ignore_errors=True)
+            parent.rmdir()
+    except OSError:
+        pass
+
+
+def stale_claims(registry: Registry) -> list[Orphan]:
+    """Claims whose submit died before recording its runs."""
+    out = []
+    for claim in registry.claims():
+        if not claim.alive and registry.find(claim.run_id) is None:
+            out.append(Orphan(Path(claim.run_dir), f"left by a killed submit (pid {claim.pid} on {claim.host})",
+                              claim))
+    return out
+
+
+def reap_stale_claims(registry: Registry) -> list[Orphan]:
+    """Remove what killed submits left (their dirs and claims); what the next submit does first."""
+    reaped = []
+    for orphan in stale_claims(registry):
+        if registry.drop_claim(orphan.claim):  # another submit may have reaped or taken it meanwhile
+            _remove_dir(orphan.path)
+            reaped.append(orphan)
+    return reaped
+
+
+def _roots(registry: Registry) -> set[Path]:
+    roots = {paths.runs_root()}
+    for run in registry.list_runs():
+        roots.add(Path(run.run_dir).parent.parent)
+    return {r for r in roots if r.is_dir()}
+
+
+def find_orphans(registry: Registry) -> list[Orphan]:
+    """Every orphan run dir: stale claims plus unowned dirs under the known runs roots."""
+    found = {o.path: o for o in stale_claims(registry)}
+    live = {Path(c.run_dir) for c in registry.claims() if c.alive}
+    registered = {Path(r.run_dir) for r in registry.list_runs()}
+    for root in sorted(_roots(registry)):
+        for experiment in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for run_dir in sorted(p for p in experiment.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                if run_dir in registered or run_dir in live or run_dir in found:
+                    continue
+                found[run_dir] = Orphan(run_dir, "no registry row")
+    return list(found.values())
+
+
+def remove_orphans(registry: Registry, orphans: list[Orphan]) -> list[Orphan]:
+    """Remove the given orphans, re-checking each (a submit may have recorded it meanwhile)."""
+    removed = []
+    for orphan in orphans:
+        if orphan.claim is not None:
+            if not registry.drop_claim(orphan.claim):
+                continue
+        elif any(Path(r.run_dir) == orphan.path for r in registry.existing([orphan.path.name])):
+            continue
+        elif (c := registry.claim_holder(orphan.path.name)) is not None and c.alive:
+            continue
+        _remove_dir(orphan.path)
+        removed.append(orphan)
+    return removed
