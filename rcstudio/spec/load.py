@@ -31,6 +31,8 @@ SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.I
 SECRET_VALUE_RE = re.compile(
     r"(?<![A-Za-z0-9])(sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16})"
 )
+# A password in a URL (`https://user:pass@host`).
+URL_CREDENTIAL_RE = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 # A bare 40-hex value is what a W&B API key looks like (inside a path it is a commit: fine).
 WANDB_KEY_RE = re.compile(r"[0-9a-f]{40}")
 # `${env:NAME}` is expanded with a regex, not OmegaConf: spec strings also hold shell text such as
@@ -46,6 +48,9 @@ class Origins:
     """
 
     main_file: str = ""
+    # Resolved value -> the `${env:...}` text it came from: written back into spec.resolved.toml and
+    # W&B config so values read from the environment stay there (the job resolves them again).
+    env_templates: dict[str, str] = field(default_factory=dict)
     _sources: list[tuple[str, str]] = field(default_factory=list)
     _overrides: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     _where: dict[str, tuple[str, int | None]] | None = None
@@ -259,9 +264,20 @@ def interpolate_env(data: Any, origins: Origins, path: str = "") -> Any:
                 raise origins.error(path, f"environment variable {name} is not set",
                                     f"export {name}=... or write ${{env:{name},default}}")
             return default
+        used.append(name)
         return value
 
-    return ENV_RE.sub(sub, data)
+    used: list[str] = []
+    resolved = ENV_RE.sub(sub, data)
+    if used:
+        # The credential check again, on what the environment supplied (a key inside a URL).
+        if SECRET_VALUE_RE.search(resolved) or URL_CREDENTIAL_RE.search(resolved):
+            raise origins.error(
+                path, f"the value read from ${{env:{used[0]}}} holds a credential; secrets never go into specs",
+                "keep the key in its own variable named by an *_env field (e.g. api_key_env)")
+        if resolved:
+            origins.env_templates[resolved] = data
+    return resolved
 
 
 def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
@@ -272,7 +288,7 @@ def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
         for v in data:
             reject_secret_values(v, origins, path)
     elif isinstance(data, str):
-        if SECRET_VALUE_RE.search(data) or WANDB_KEY_RE.fullmatch(data.strip()):
+        if SECRET_VALUE_RE.search(data) or WANDB_KEY_RE.fullmatch(data.strip()) or URL_CREDENTIAL_RE.search(data):
             raise origins.error(path, "this value looks like a credential; secrets never go into specs",
                                 "put it in an environment variable and name that variable (api_key_env)")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.spec import toml_write
-from rcstudio.spec.load import Origins, read_toml, validate
+from rcstudio.spec.load import Origins, interpolate_env, read_toml, validate
 from rcstudio.spec.models import Spec
 
 RESOLVED_NAME = "spec.resolved.toml"
@@ -27,6 +27,25 @@ def canonical_dict(spec: Spec) -> dict[str, Any]:
     return data
 
 
+def restore_env(node: Any, templates: dict[str, str]) -> Any:
+    """`node` with every string that came from `${env:...}` written back as that text."""
+    if not templates:
+        return node
+    if isinstance(node, dict):
+        return {k: restore_env(v, templates) for k, v in node.items()}
+    if isinstance(node, list):
+        return [restore_env(v, templates) for v in node]
+    if isinstance(node, str):
+        return templates.get(node, node)
+    return node
+
+
+def public_dict(spec: Spec) -> dict[str, Any]:
+    """The canonical dict as files and W&B may hold it: environment-sourced values stay `${env:NAME}`."""
+    origins = spec._origins  # noqa: SLF001
+    return restore_env(canonical_dict(spec), origins.env_templates if origins is not None else {})
+
+
 def spec_hash(spec: Spec) -> str:
     """sha256 of the canonical JSON (sorted keys): the identity of a resolved spec."""
     text = json.dumps(canonical_dict(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -34,18 +53,20 @@ def spec_hash(spec: Spec) -> str:
 
 
 def dump_resolved(spec: Spec) -> str:
-    """Deterministic TOML of the whole resolved spec."""
-    return toml_write.dumps(canonical_dict(spec), header=HEADER)
+    """Deterministic TOML of the whole resolved spec (`${env:NAME}` kept for environment values)."""
+    return toml_write.dumps(public_dict(spec), header=HEADER)
 
 
 def load_resolved(path: str | Path) -> Spec:
-    """A resolved spec from `spec.resolved.toml` (or a run dir holding one); no extends, no env."""
+    """A resolved spec from `spec.resolved.toml` (or a run dir holding one); no extends. The
+    `${env:NAME}` values it kept are resolved now, from the job's environment."""
     path = Path(path)
     if path.is_dir():
         path = path / RESOLVED_NAME
     data, text = read_toml(path)
     origins = Origins(main_file=str(path))
     origins.add_file(str(path), text)
+    data = interpolate_env(data, origins)
     spec = validate(data, origins)
     spec._origins = origins  # noqa: SLF001
     return spec

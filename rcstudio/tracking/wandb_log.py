@@ -35,7 +35,11 @@ def spec_config(spec: Any) -> dict[str, Any]:
     """The resolved spec as a plain dict for `wandb.config` (pydantic model, dict or None)."""
     if spec is None:
         return {}
-    if hasattr(spec, "model_dump"):
+    if hasattr(spec, "model_dump") and getattr(spec, "_origins", None) is not None:
+        from rcstudio.spec.resolved import public_dict
+
+        data = public_dict(spec)  # environment-sourced values stay `${env:NAME}`
+    elif hasattr(spec, "model_dump"):
         data = spec.model_dump(mode="json")
     elif isinstance(spec, dict):
         data = dict(spec)
