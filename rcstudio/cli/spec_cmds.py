@@ -34,11 +34,11 @@ def init(
 
     if path.exists() and not force:
         raise UserError(f"{path} already exists", hint="pick another path or pass --force")
-    from rcstudio.spec.models import NAME_RE
+    from rcstudio.spec.models import NAME_MAX, name_problem
 
-    if name is not None and not NAME_RE.match(name):
-        raise UserError(f"experiment name {name!r} may only hold letters, digits, '_', '.' and '-'", key="--name")
-    exp_name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "experiment"
+    if name is not None and name_problem(name):
+        raise UserError(f"experiment name {name!r} {name_problem(name)}", key="--name")
+    exp_name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.")[:NAME_MAX] or "experiment"
     if recipe:
         if find_recipe(recipe) is None:
             hint = suggest(recipe, list_recipes())

@@ -15,8 +15,23 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 Kind = Literal["genrm-train", "policy-rlhf", "eval", "data"]
 Benchmark = Literal["rmbench", "judgebench", "arena-hard", "hs3-atomic"]
 
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # always re.fullmatch: `$` would allow a trailing "\n"
+# Every name that reaches a path, a job name or a script (experiment, variant). Full match only; a
+# leading '.' or '-' is refused (`..` as a directory, a name read as a flag). NAME_MAX keeps run ids
+# (name + "-" + 8 hex digits + "-N") and run names well inside file-system and Slurm limits.
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+NAME_MAX = 64
+
+
+def name_problem(value: str) -> str | None:
+    """Why `value` cannot be a name (None when it can): the one check for every such name."""
+    if not isinstance(value, str) or not value:
+        return "must not be empty"
+    if len(value) > NAME_MAX:
+        return f"is {len(value)} characters long; names hold at most {NAME_MAX}"
+    if not NAME_RE.fullmatch(value):
+        return "may only hold letters, digits, '_', '.' and '-' (and cannot start with '.' or '-')"
+    return None
 
 # Which RL algorithm each engine implements.
 ENGINE_ALGORITHMS: dict[str, str] = {"nemo-aligner": "reinforce", "trl": "grpo"}
@@ -39,7 +54,7 @@ class Section(BaseModel):
 
 
 def _env_name(value: str) -> str:
-    if value and not ENV_NAME_RE.match(value):
+    if value and not ENV_NAME_RE.fullmatch(value):
         raise ValueError(
             "must be the NAME of an environment variable holding the key, not the key itself"
         )
@@ -47,7 +62,7 @@ def _env_name(value: str) -> str:
 
 
 class ExperimentSection(Section):
-    name: str = Field(description="Experiment name: letters, digits, '_', '.', '-'.")
+    name: str = Field(description="Experiment name: letters, digits, '_', '.', '-' (at most 64).")
     kind: Kind = Field("genrm-train", description="genrm-train | policy-rlhf | eval | data")
     tags: list[str] = Field(default_factory=list)
     description: str = ""
@@ -55,8 +70,9 @@ class ExperimentSection(Section):
     @field_validator("name")
     @classmethod
     def _name_chars(cls, value: str) -> str:
-        if not NAME_RE.match(value):
-            raise ValueError("may only hold letters, digits, '_', '.' and '-'")
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -211,21 +227,21 @@ class ClusterSection(Section):
     @field_validator("time")
     @classmethod
     def _time(cls, value: str) -> str:
-        if value and not re.match(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$", value):
+        if value and not re.fullmatch(r"(\d+-)?\d{1,3}(:\d{2}){0,2}", value):
             raise ValueError("Slurm time looks like MM, HH:MM:SS or D-HH:MM:SS")
         return value
 
     @field_validator("partition", "account", "qos")
     @classmethod
     def _slurm_token(cls, value: str) -> str:
-        if value and not re.match(r"^[A-Za-z0-9_.,:+-]+$", value):
+        if value and not re.fullmatch(r"[A-Za-z0-9_.,:+-]+", value):
             raise ValueError("Slurm names hold letters, digits and _ . , : + - only")
         return value
 
     @field_validator("mem")
     @classmethod
     def _mem(cls, value: str) -> str:
-        if value and not re.match(r"^\d+[KMGT]?$", value):
+        if value and not re.fullmatch(r"\d+[KMGT]?", value):
             raise ValueError("Slurm memory looks like 64G, 512M or 0")
         return value
 
@@ -233,7 +249,7 @@ class ClusterSection(Section):
     @classmethod
     def _sbatch_extra(cls, value: list[str]) -> list[str]:
         for flag in value:
-            if not flag.startswith("-") or "\n" in flag:
+            if not flag.startswith("-") or any(ch in flag for ch in "\n\r\x00"):
                 raise ValueError(f"{flag!r} is not an sbatch flag (one '--flag[=value]' per entry)")
         return value
 
@@ -366,10 +382,10 @@ def cross_checks(spec: Spec) -> list[SpecConflict]:
     reward = spec.reward
 
     for name in spec.variants:
-        if not NAME_RE.match(name):  # it becomes part of run names, job names and the sbatch script
-            out.append(SpecConflict(
-                f"variants.{name}", "a variant name may only hold letters, digits, '_', '.' and '-'",
-                "rename the [variants.NAME] table"))
+        problem = name_problem(name)  # it becomes part of run names, job names and the sbatch script
+        if problem:
+            out.append(SpecConflict(f"variants.{name}", f"a variant name {problem}",
+                                    "rename the [variants.NAME] table"))
     if reward.form == "gated" and spec.alpha_set:
         out.append(SpecConflict(
             "reward.alpha", "alpha only applies to the additive form; the gated reward has no mix weight",
