@@ -17,7 +17,7 @@ from typing import Any
 from rcstudio.errors import UserError
 from rcstudio.serve.batcher import MatchBatcher
 from rcstudio.serve.ground_truth import PromptIndex, load_table
-from rcstudio.serve.kserve import RunningServer, ServerSettings, serve
+from rcstudio.serve.kserve import RunningServer, ServerSettings, body_limit, serve
 from rcstudio.serve.reward_model import MODEL_NAME, RewardBackend
 from rcstudio.serve.scorer import HybridScorer, SequenceSplitter
 from rcstudio.serve.step_log import StepLogger
@@ -167,7 +167,10 @@ def run_server(
         if not token:
             raise UserError(f"environment variable {token_env} is empty", key="--token-env",
                             hint="export the shared token in that variable before starting the server")
-    settings = ServerSettings(host=host, port=port, token=token, request_timeout_s=request_timeout_s)
+    # A request holds at most one step's rollouts, each padded to the model's sequence length.
+    rows = spec.rl.global_batch_size * spec.rl.rollouts_per_prompt
+    settings = ServerSettings(host=host, port=port, token=token, request_timeout_s=request_timeout_s,
+                              max_body_bytes=body_limit(rows, spec.rl.effective_seq_length))
 
     def on_ready(server: RunningServer) -> None:
         info = {"host": host, "port": server.port, "model": MODEL_NAME}

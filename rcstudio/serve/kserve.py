@@ -46,7 +46,35 @@ class ServerSettings:
     port: int = 5555
     token: str | None = None  # the value (read from the env var the user names), never logged
     request_timeout_s: float = 600.0  # one infer call, matcher included
-    max_body_bytes: int = 1 << 30  # NeMo pads every rollout micro-batch to the full sequence length
+    # Largest accepted body; `body_limit()` derives it from the batch shape of a run.
+    max_body_bytes: int = 64 << 20
+    # A connection must deliver a request's headers this long after it opens or after its last
+    # answer (aiohttp's keep-alive timer), and a body this long after its headers; half-sent
+    # requests are dropped instead of held forever.
+    header_timeout_s: float = 60.0
+    body_timeout_s: float = 60.0
+
+
+def body_limit(rows: int, width: int) -> int:
+    """Bytes a well-formed infer request for `rows` sequences of `width` tokens can need.
+
+    NeMo-Aligner pads every rollout micro-batch to the full sequence length and may send
+    `sentences` too; JSON tensors cost up to ~21 bytes per INT64 (digits, sign, comma), binary 8.
+    Twice the JSON size of the tokens, plus 4 KiB per row for lengths and text, plus 1 MiB.
+    """
+    return max(1, rows) * (max(1, width) * 21 * 2 + 4096) + (1 << 20)
+
+
+def _token_ok(given: str, token: str) -> bool:
+    """Constant-time compare that cannot raise (header values may hold any bytes)."""
+    try:
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+    except (UnicodeError, TypeError):
+        return False
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
 
 
 class KServeApp:
@@ -66,15 +94,24 @@ class KServeApp:
             return True
         given = request.headers.get("X-RCStudio-Token", "")
         auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
+        if auth[:7].lower() == "bearer ":
             given = given or auth[7:].strip()
-        return hmac.compare_digest(given.encode(), token.encode())
+        return _token_ok(given, token)
 
     @web.middleware
-    async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        """Authentication before anything else; every error answered as JSON naming the problem."""
         if request.path != "/v2/health/live" and not self._authorized(request):
-            return web.json_response({"error": "missing or wrong token"}, status=401)
-        return await handler(request)
+            return _error(401, "missing or wrong token")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            text = exc.text or ""
+            if text.startswith("{"):
+                return web.Response(status=exc.status, text=text, content_type="application/json")
+            return _error(exc.status, text.removeprefix(f"{exc.status}: ") or exc.reason)
 
     def _model(self, request: web.Request) -> Backend:
         if request.match_info.get("model") != self.name:
@@ -116,10 +153,25 @@ class KServeApp:
         backend = self._model(request)
         self.requests += 1
         started = time.perf_counter()
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            self.failures += 1
+            return _error(413, f"body of {request.content_length} bytes is over the limit of {limit} "
+                               "(derived from the run's batch size and sequence length)")
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), timeout=self.settings.body_timeout_s)
+        except asyncio.TimeoutError:
+            self.failures += 1
+            response = _error(408, f"request body not received within {self.settings.body_timeout_s:g} s")
+            response.force_close()  # answer, then drop the connection (its body never came)
+            return response
+        try:
             raw_len = request.headers.get(HEADER_LENGTH)
-            header_length = int(raw_len) if raw_len is not None else None
+            header_length = None
+            if raw_len is not None:
+                if not raw_len.strip().isdigit() or len(raw_len) > 12:
+                    raise ProtocolError(f"{HEADER_LENGTH} must be a byte count")
+                header_length = int(raw_len)
             decoded = decode_request(body, header_length)
             backend.validate(decoded.inputs)
             outputs = await asyncio.wait_for(backend.infer(decoded.inputs), timeout=self.settings.request_timeout_s)
@@ -141,7 +193,7 @@ class KServeApp:
         return web.Response(body=payload, headers={HEADER_LENGTH: str(head_len)}, content_type="application/octet-stream")
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._auth], client_max_size=self.settings.max_body_bytes)
+        app = web.Application(middlewares=[self._guard], client_max_size=self.settings.max_body_bytes)
         m = "/v2/models/{model}"
         app.add_routes([
             web.get("/v2/health/live", self.live),
@@ -177,7 +229,8 @@ class RunningServer:
 
 async def start_server(app: KServeApp) -> RunningServer:
     """Bind and start serving (the backend may still be loading: readiness says so)."""
-    runner = web.AppRunner(app.application(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(app.application(), access_log=None, handle_signals=False,
+                           keepalive_timeout=app.settings.header_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port, shutdown_timeout=5.0)
     await site.start()

@@ -10,6 +10,7 @@ tensors in input order). Replies are binary when the client asks for it (per out
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +36,17 @@ _DTYPES: dict[str, np.dtype] = {
 }
 
 
+# Bounds on what one request may declare, checked before anything is allocated.
+MAX_ELEMENTS = 1 << 28  # per input tensor
+MAX_INPUTS = 16
+
+
 class ProtocolError(ValueError):
     """A malformed inference request: the server answers 400 with this message."""
+
+
+def _no_constants(name: str) -> Any:
+    raise ProtocolError(f"request JSON holds {name}; numbers must be finite")
 
 
 @dataclass
@@ -85,36 +95,62 @@ def serialize_bytes(array: np.ndarray) -> bytes:
 
 def _shape(spec: dict[str, Any]) -> tuple[int, ...]:
     shape = spec.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise ProtocolError(f"input {spec.get('name')!r}: shape must be a list of non-negative ints")
+    if (not isinstance(shape, list) or len(shape) > 8
+            or not all(type(d) is int and 0 <= d <= MAX_ELEMENTS for d in shape)):
+        raise ProtocolError(f"input {spec.get('name')!r}: shape must be a list of at most 8 non-negative ints")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ProtocolError(f"input {spec.get('name')!r}: shape {shape} has more than {MAX_ELEMENTS} elements")
     return tuple(shape)
+
+
+def _json_numbers(name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
+    """JSON `data` as a flat array of `dtype`, refusing what would wrap, truncate or not convert."""
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError(f"input {name!r}: data is not a regular array of numbers") from exc
+    if arr.dtype.kind == "O" and arr.ndim <= 8 and all(type(v) is int for v in arr.reshape(-1)):
+        raise ProtocolError(f"input {name!r}: a value is outside the range of {dtype.name}")  # past 64 bits
+    if arr.dtype.kind not in "biuf" or arr.ndim > 8:
+        raise ProtocolError(f"input {name!r}: data must be numbers (nested lists of at most 8 levels)")
+    if dtype.kind in "iu":
+        if arr.dtype.kind == "f":
+            raise ProtocolError(f"input {name!r}: data must be integers for {dtype.name}")
+        if arr.size and arr.dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            if int(arr.min()) < info.min or int(arr.max()) > info.max:
+                raise ProtocolError(f"input {name!r}: a value is outside the range of {dtype.name}")
+    elif dtype.kind == "f" and arr.size and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ProtocolError(f"input {name!r}: values must be finite")
+    return arr.astype(dtype).reshape(-1)
 
 
 def _tensor(spec: dict[str, Any], raw: bytes | None) -> np.ndarray:
     name, datatype = spec.get("name"), spec.get("datatype")
     shape = _shape(spec)
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     if datatype == "BYTES":
         if raw is not None:
             items = _deserialize_bytes(raw)
         else:
-            items = [d.encode("utf-8") if isinstance(d, str) else bytes(d) for d in np.ravel(spec.get("data", []))]
+            data = spec.get("data", [])
+            flat = np.ravel(np.asarray(data, dtype=object)) if isinstance(data, list) else [data]
+            if not all(isinstance(d, str) for d in flat):
+                raise ProtocolError(f"input {name!r}: BYTES data must be strings")
+            items = [d.encode("utf-8", "surrogatepass") for d in flat]
         if len(items) != count:
             raise ProtocolError(f"input {name!r}: {len(items)} elements for shape {list(shape)}")
         return np.array(items, dtype=object).reshape(shape)
     dtype = _DTYPES.get(str(datatype))
     if dtype is None:
-        raise ProtocolError(f"input {name!r}: unknown datatype {datatype!r}")
+        raise ProtocolError(f"input {name!r}: unknown datatype {str(datatype)[:40]!r}")
     if raw is not None:
         if len(raw) != count * dtype.itemsize:
             raise ProtocolError(f"input {name!r}: {len(raw)} bytes do not fit shape {list(shape)} of {datatype}")
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
     if "data" not in spec:
         raise ProtocolError(f"input {name!r}: no data")
-    try:
-        flat = np.asarray(spec["data"], dtype=dtype).reshape(-1)
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"input {name!r}: data does not convert to {datatype}: {exc}") from exc
+    flat = _json_numbers(name, spec["data"], dtype)
     if flat.size != count:
         raise ProtocolError(f"input {name!r}: {flat.size} elements for shape {list(shape)}")
     return flat.reshape(shape)
@@ -129,25 +165,34 @@ def decode_request(body: bytes, header_length: int | None) -> InferRequest:
     else:
         head, rest = body, memoryview(b"")
     try:
-        header = json.loads(head or b"{}")
+        header = json.loads(head or b"{}", parse_constant=_no_constants)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"request header is not JSON: {exc}") from exc
+    except RecursionError:
+        raise ProtocolError("request JSON is nested too deeply") from None
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list):
         raise ProtocolError("request needs an 'inputs' list")
+    if len(header["inputs"]) > MAX_INPUTS:
+        raise ProtocolError(f"request has {len(header['inputs'])} inputs; at most {MAX_INPUTS}")
     inputs: dict[str, np.ndarray] = {}
     offset = 0
     for spec in header["inputs"]:
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ProtocolError("every input needs a name")
-        size = (spec.get("parameters") or {}).get("binary_data_size")
+        params_in = spec.get("parameters") or {}
+        if not isinstance(params_in, dict):
+            raise ProtocolError(f"input {spec['name']!r}: parameters must be an object")
+        size = params_in.get("binary_data_size")
         raw = None
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(rest):
+            if type(size) is not int or size < 0 or offset + size > len(rest):
                 raise ProtocolError(f"input {spec['name']!r}: binary_data_size beyond the body")
             raw = bytes(rest[offset : offset + size])
             offset += size
         inputs[spec["name"]] = _tensor(spec, raw)
     params = header.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ProtocolError("request parameters must be an object")
     outputs = header.get("outputs")
     binary_outputs: set[str] = set()
     requested = None
@@ -156,7 +201,8 @@ def decode_request(body: bytes, header_length: int | None) -> InferRequest:
         for out in outputs:
             if isinstance(out, dict) and isinstance(out.get("name"), str):
                 requested.append(out["name"])
-                if (out.get("parameters") or {}).get("binary_data"):
+                out_params = out.get("parameters") or {}
+                if isinstance(out_params, dict) and out_params.get("binary_data"):
                     binary_outputs.add(out["name"])
     return InferRequest(
         inputs=inputs,

@@ -61,8 +61,22 @@ class RewardBackend:
         if tokens.ndim not in (1, 2):
             raise ProtocolError(f"tokens must be [batch, len], got shape {list(tokens.shape)}")
         batch = 1 if tokens.ndim == 1 else tokens.shape[0]
+        width = tokens.shape[-1]
         if lengths.size != batch:
             raise ProtocolError(f"sequence_lengths has {lengths.size} values for {batch} sequences")
+        if batch > self.max_batch_size:
+            raise ProtocolError(f"{batch} sequences in one request; at most {self.max_batch_size}")
+        if lengths.size and (int(lengths.min()) < 0 or int(lengths.max()) > width):
+            raise ProtocolError(f"sequence_lengths must lie in [0, {width}] (the tokens width)")
+        vocab = getattr(self.splitter.tokenizer, "vocab_size", None)
+        if tokens.size and vocab:
+            # Only the counted part of each row is decoded; padding beyond the length may be anything.
+            ids = tokens.reshape(batch, width)
+            mask = np.arange(width)[None, :] < lengths.reshape(batch, 1)
+            used = ids[mask]
+            if used.size and (int(used.min()) < 0 or int(used.max()) >= vocab):
+                bad = int(used[(used < 0) | (used >= vocab)][0])
+                raise ProtocolError(f"token id {bad} is outside the vocabulary [0, {vocab})")
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sentences = None

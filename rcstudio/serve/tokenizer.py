@@ -25,6 +25,11 @@ class HFTokenizer:
         return self.tok.batch_decode([list(s) for s in seqs], skip_special_tokens=skip_special_tokens)
 
     @property
+    def vocab_size(self) -> int:
+        """Ids at or above this are not tokens (added tokens included)."""
+        return len(self.tok)
+
+    @property
     def special_ids(self) -> set[int]:
         return set(int(i) for i in (self.tok.all_special_ids or []))
 
