@@ -151,9 +151,13 @@ def submit(
             if table is not None:
                 out.print(table)
         if bad:
+            from rcstudio.engines.dispatch import failure_reason
+
+            reasons = [(r, failure_reason(r.run_dir)) for r in bad]
+            lines = "".join(f"\n  {r.run_id} {r.state}: {why}" for r, why in reasons[:SHOWN] if why)
             raise JobFailed(f"{len(bad)} of {len(records)} run(s) did not complete: "
                             + ", ".join(f"{r.run_id} {r.state}" for r in bad)
-                            + f" (see `rcstudio logs {bad[0].run_id} --err`)")
+                            + f" (see `rcstudio logs {bad[0].run_id} --err`)" + lines)
 
 
 def ls(

@@ -77,6 +77,9 @@ def score(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the CIs (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     limit: int = typer.Option(0, "--limit", help="Score only the first N items (0 = all)."),
+    min_valid_fraction: float = typer.Option(
+        0.5, "--min-valid-fraction",
+        help="Exit 1 when fewer scorable items are valid (matcher failed, output unparseable); zero valid always fails."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the full result (with per-item rows) as JSON."),
 ) -> None:
@@ -89,6 +92,10 @@ def score(
 
     if variant not in ("paper", "reference"):
         raise UserError(f"unknown variant {variant!r}", key="--variant", hint="paper | reference")
+    from rcstudio.evals import validity
+
+    if not 0.0 <= min_valid_fraction <= 1.0:
+        raise UserError("--min-valid-fraction must lie in [0, 1]", key="--min-valid-fraction")
     if top_k < 0:
         raise UserError("--top-k must be 0 (all) or positive", key="--top-k")
     if reward_form == "gated" and alpha is not None:
@@ -158,14 +165,19 @@ def score(
         out.parent.mkdir(parents=True, exist_ok=True)
         full = {**payload, "per_item": [s.as_dict() for s in result.per_item]}
         out.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+    problem = validity.of_score(result, f"judge {model}").problem(min_valid_fraction)
+    if problem:
+        payload["failed"] = problem
     if as_json:
         echo_json(payload, indent=None)
-        return
-    _print_table(payload)
-    for s in loaded_skipped[:10]:
-        typer.echo(f"  {data}:{s.line}: skipped: {s.reason}", err=True)
-    if out is not None:
-        typer.echo(f"wrote {out}")
+    else:
+        _print_table(payload)
+        for s in loaded_skipped[:10]:
+            typer.echo(f"  {data}:{s.line}: skipped: {s.reason}", err=True)
+        if out is not None:
+            typer.echo(f"wrote {out}")
+    if problem:
+        raise validity.TooFewValid(problem)
 
 
 plot_app = typer.Typer(help="Figures from score results.", no_args_is_help=True)

@@ -24,6 +24,29 @@ from rcstudio.errors import JobFailed, UserError
 STEPS = ("prepare", "train", "eval", "decompose")
 PKG_PREFIX = "pkg://"
 JOB_LOG = "run-job.log"
+FAILURE_FILE = "failure.json"  # in logs/: the one-line reason a job failed (what `submit --wait` prints)
+
+
+def _write_failure(run_dir: Path, step: str, message: str) -> None:
+    import json
+
+    try:
+        (run_dir / "logs" / FAILURE_FILE).write_text(
+            json.dumps({"step": step, "reason": message, "time": time.time()}) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def failure_reason(run_dir: str | Path) -> str | None:
+    """Why the job of `run_dir` failed, as its job wrote it (None when it wrote nothing)."""
+    import json
+
+    try:
+        data = json.loads((Path(run_dir) / "logs" / FAILURE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    reason = data.get("reason") if isinstance(data, dict) else None
+    return str(reason) if reason else None
 
 
 @dataclass(frozen=True)
@@ -131,6 +154,7 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
         raise UserError(f"{run_dir} is not a run dir: {RESOLVED_NAME} is missing",
                         hint="pass a directory written by `rcstudio compile` or `rcstudio submit`")
     logger = _job_logger(run_dir)
+    (run_dir / "logs" / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     started = time.time()
     target_name = step or "default"
     try:
@@ -143,6 +167,7 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
     except (UserError, JobFailed) as exc:
         message = exc.render() if isinstance(exc, UserError) else str(exc)
         logger.error("run-job %s: step %s failed: %s", run_dir.name, target_name, message.replace("\n", " "))
+        _write_failure(run_dir, target_name, message.removeprefix("error: "))
         if isinstance(exc, UserError):
             # inside a job a bad spec is a failed job (exit 1), with the user's message intact
             raise JobFailed(message.removeprefix("error: ")) from exc
@@ -150,6 +175,7 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
     except Exception as exc:
         logger.error("run-job %s: step %s failed: %s: %s\n%s", run_dir.name, target_name, type(exc).__name__,
                      exc, traceback.format_exc())
+        _write_failure(run_dir, target_name, f"{type(exc).__name__}: {exc}")
         raise JobFailed(f"step {target_name} failed: {type(exc).__name__}: {exc} (see {run_dir / 'logs' / JOB_LOG})") from exc
     logger.info("run-job %s: step %s done in %.1f s", run_dir.name, target_name, time.time() - started)
     return result

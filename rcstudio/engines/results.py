@@ -35,7 +35,15 @@ class ResultRow:
 def _mean(obj: Any) -> float | None:
     if isinstance(obj, dict):
         obj = obj.get("mean")
-    return float(obj) if isinstance(obj, (int, float)) else None
+    return _num(obj)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -56,17 +64,20 @@ def rows_for(run_dir: str | Path) -> list[ResultRow]:
         if not isinstance(res, dict):
             continue
         rc = res.get("rc") if isinstance(res.get("rc"), dict) else {}
-        ci = (rc["ci_low"], rc["ci_high"]) if {"ci_low", "ci_high"} <= set(rc) else None
+        low, high = rc.get("ci_low"), rc.get("ci_high")
+        ci = (float(low), float(high)) if isinstance(low, (int, float)) and isinstance(high, (int, float)) else None
         rows.append(ResultRow(run_dir.name, judge, oa=_mean(res.get("oa")), rc=_mean(res.get("rc")), rc_ci=ci,
                               ap=_mean(res.get("ap")), reward=_mean(res.get("reward")),
-                              items=res.get("valid", res.get("items"))))
+                              items=_count(res.get("valid", res.get("items")))))
     train = _read(run_dir / "results" / "train_summary.json")
     if train:
         last = train.get("last_rewards") or {}
+        last = last if isinstance(last, dict) else {}
         rows.append(ResultRow(run_dir.name, f"train (step {train.get('global_step')})",
-                              oa=last.get("reward/outcome"), rc=last.get("reward/rc"), ap=last.get("reward/ap"),
-                              reward=last.get("reward/total"), format_errors=last.get("reward/format_error_rate"),
-                              items=train.get("prompts")))
+                              oa=_num(last.get("reward/outcome")), rc=_num(last.get("reward/rc")),
+                              ap=_num(last.get("reward/ap")), reward=_num(last.get("reward/total")),
+                              format_errors=_num(last.get("reward/format_error_rate")),
+                              items=_count(train.get("prompts"))))
     return rows
 
 

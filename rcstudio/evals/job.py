@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.errors import UserError
-from rcstudio.evals import arena_hard, judgebench, rmbench, sources
+from rcstudio.evals import arena_hard, judgebench, rmbench, sources, validity
 from rcstudio.evals.records import write_json
 
 METRIC_NAME = {"hs3-atomic": "hs3_atomic", "arena-hard": "arena_hard", "judgebench": "judgebench", "rmbench": "rmbench"}
@@ -46,6 +46,13 @@ class _Context:
         self.metrics: dict[str, float] = {}
         self.summary: dict[str, Any] = {}
         self.hs3_results: list[Any] = []
+        self.problems: list[str] = []  # benchmarks with too few valid items (the job fails at the end)
+
+    def check(self, validity: Any) -> None:
+        """Note a benchmark result with too few valid items; its files are still written."""
+        problem = validity.problem(self.spec.eval.min_valid_fraction)
+        if problem:
+            self.problems.append(problem)
 
     def backend(self) -> Any:
         """The judge: its endpoint; else a vLLM server started here (GPU node with vLLM); else the
@@ -174,6 +181,7 @@ def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
         for judge, result in hs3_atomic.score_stored(items, ctx.spec.eval.stored_judges, ctx.spec).items():
             ctx.hs3_results.append(result)
             ctx.record("hs3-atomic", judge, result.to_json(), hs3_atomic.metrics_of(result))
+            ctx.check(validity.of_score(result, f"hs3-atomic judge {judge}"))
         return
     tasks, copies = hs3_atomic.judge_tasks(items, ctx.spec.judge.top_k or 5, ctx.spec.judge.prompt_template,
                                            ctx.spec.eval.order_policy, ctx.spec.eval.seed)
@@ -184,6 +192,7 @@ def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     out = result.to_json()
     out["settings"] = {**out.get("settings", {}), **ctx.judge_info("hs3-atomic", outcomes)}
     ctx.record("hs3-atomic", None, out, hs3_atomic.metrics_of(result))
+    ctx.check(validity.of_score(result, f"hs3-atomic judge {name}"))
 
 
 def _limit(seq: list, n: int) -> list:
@@ -217,12 +226,16 @@ def run_eval_job(run_dir: str | Path, spec: Any, progress: bool = True) -> dict[
             STEPS[benchmark](ctx, files)
     summary = {"run_id": run_dir.name, "benchmarks": ctx.summary, "metrics": ctx.metrics,
                "table2": table2_numbers(ctx.summary)}
+    if ctx.problems:
+        summary["failed"] = ctx.problems
     write_json(ctx.results / "summary.json", summary)
     if len(ctx.hs3_results) > 1:
         from rcstudio.rationale.plots import plot_rc_vs_oa
 
         plot_rc_vs_oa(ctx.hs3_results, ctx.results / "rc_vs_oa.png")
     _log_wandb(run_dir, spec, ctx.metrics)
+    if ctx.problems:  # results stay on disk for inspection; the job is FAILED with the reason
+        raise validity.TooFewValid("; ".join(ctx.problems))
     return summary
 
 

@@ -269,6 +269,10 @@ class EvalSection(Section):
     order_policy: Literal["both", "random"] = "both"
     seed: int = 0
     bootstrap: int = Field(1000, ge=0)
+    min_valid_fraction: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="A benchmark with fewer valid items (matcher/judge call failed, output unparseable) "
+                    "fails the job; zero valid items always does.")
 
 
 class DecomposeSection(Section):

@@ -219,3 +219,28 @@ def test_score_json_in_a_fresh_process_with_wandb_offline(tmp_path, make_pair, r
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["matcher"] == "embedding"
     assert "Running in WANDB offline mode" in proc.stderr
+
+
+def test_every_matcher_call_failing_is_a_failure_not_zeros(capsys, judged, stub, tmp_path, monkeypatch):
+    """All 401: exit 1 with the reason (the JSON still printed, with `failed`), never exit 0 with valid 0."""
+    monkeypatch.setenv("RCSTUDIO_HOME", str(tmp_path / "fresh-home"))  # no cached matches
+    data, _ = judged
+    stub.fail_next("401", times=50)
+    args = ["score", "--data", str(data), "--model", "j", "--endpoint", stub.base_url, "--matcher-model", "matcher"]
+    code, out, err = run_cli(capsys, *args, "--json")
+    assert code == 1 and "Traceback" not in err
+    res = json.loads(out)
+    assert res["valid"] == 0 or "failed" in res
+    assert "0 of 4 items valid" in res["failed"] and "matcher failed: 3" in res["failed"]
+    assert "failed: judge j: 0 of 4 items valid (none valid)" in err
+
+
+def test_min_valid_fraction_decides_a_partly_failed_run(capsys, judged, tmp_path):
+    data, matches = judged  # 4 scorable items, 3 valid (one judge output missing)
+    base = ["score", "--data", str(data), "--model", "j", "--matches", str(matches), "--bootstrap", "0", "--json"]
+    assert run_cli(capsys, *base, "--min-valid-fraction", "0.75")[0] == 0
+    code, out, err = run_cli(capsys, *base, "--min-valid-fraction", "0.8")
+    assert code == 1 and "3 of 4 items valid (below eval.min_valid_fraction = 0.8)" in err
+    assert "no output for this judge: 1" in json.loads(out)["failed"]
+    code, _, err = run_cli(capsys, *base, "--min-valid-fraction", "2")
+    assert code == 2 and "--min-valid-fraction" in err
