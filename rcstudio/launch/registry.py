@@ -181,6 +181,29 @@ def _run_to_row(record: RunRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
+# sqlite3 messages that mean the file itself is unusable (not a busy or a constraint error).
+_DAMAGED = ("not a database", "malformed", "unable to open", "disk i/o", "file is encrypted", "no such table")
+
+
+def _damaged(exc: BaseException) -> bool:
+    return any(m in str(exc).lower() for m in _DAMAGED)
+
+
+def registry_error(path: Path, exc: BaseException) -> UserError:
+    """A damaged or unreadable registry file: what it is and how to get going again."""
+    if path.is_dir():
+        what = "is a directory, not the registry file"
+    elif _damaged(exc):
+        what = f"is damaged or not an rcstudio registry ({exc})"
+    else:
+        what = f"cannot be read ({exc})"
+    return UserError(
+        f"the run registry {what}", file=path,
+        hint=f"keep a copy (cp {path} {path}.bak); try `sqlite3 {path} .recover | sqlite3 {path}.recovered` "
+             f"and move the recovered file into place; or move {path.name} aside and rcstudio starts an empty "
+             "registry (run dirs stay on disk; `rcstudio gc --dry-run` lists them)")
+
+
 class Registry:
     """SQLite registry of runs and jobs at `path` (default `paths.registry_path()`).
 
@@ -191,6 +214,8 @@ class Registry:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.registry_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise registry_error(self.path, IsADirectoryError(str(self.path)))
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # stored in the file: once, not per connection
             conn.executescript(_SCHEMA)
@@ -199,11 +224,18 @@ class Registry:
     # -- plumbing -------------------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # timeout = busy timeout
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # timeout = busy timeout
+        except sqlite3.Error as exc:
+            raise registry_error(self.path, exc) from None
         conn.row_factory = sqlite3.Row
         try:
             conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError) or not _damaged(exc):
+                raise
+            raise registry_error(self.path, exc) from None
         finally:
             conn.close()
 

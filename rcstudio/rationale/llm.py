@@ -108,16 +108,46 @@ class ResponseCache:
         self.path = Path(path) if path else paths.cache_dir("llm") / "responses.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, created REAL)"
-        )
-        self._db.commit()
+        self.moved_aside: Path | None = None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower():
+                raise
+            self._db = self._rebuild(exc)
         self.commit_every_s = commit_every_s
         self._dirty = False
         self._last_commit = time.monotonic()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise sqlite3.DatabaseError(f"{self.path} is a directory")
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, created REAL)")
+            db.execute("SELECT key, model, text, created FROM responses LIMIT 1").fetchall()
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _rebuild(self, exc: BaseException) -> sqlite3.Connection:
+        """A corrupt cache is only lost speed: move it aside (kept for inspection) and start empty."""
+        import logging
+
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                src.rename(Path(str(aside) + suffix))
+        self.moved_aside = aside
+        logging.getLogger("rcstudio.llm").warning(
+            "LLM reply cache %s was unreadable (%s): moved it to %s and started an empty cache "
+            "(replies are asked again)", self.path, exc, aside)
+        return self._open()
 
     def get(self, key: str) -> str | None:
         with self._lock:

@@ -57,7 +57,15 @@ def _resolve(arg: str, registry: Any) -> tuple[str, str, Any]:
     except sqlite3.Error as exc:
         raise UserError(f"cannot read the run registry to find {arg!r}: {exc}", file=registry.path) from exc
     linker = Linker()
-    return record.name, record.run_id, lambda metrics, samples: linker.history(record, list(metrics), samples)
+
+    def load(metrics, samples):
+        hist = linker.history(record, list(metrics), samples)
+        problems = linker.problems(record)
+        if problems and not any(len(s) for s in hist.values()):
+            raise UserError(problems[0], key="--metric", hint="the W&B file is damaged; rerun the job to rewrite it")
+        return hist
+
+    return record.name, record.run_id, load
 
 
 def collect(runs: Sequence[str], metrics: Sequence[str], samples: int | None = None, registry: Any = None) -> list[Curve]:

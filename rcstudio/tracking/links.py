@@ -101,7 +101,24 @@ class Linker:
                     out[key] = value
         if linked.main is not None:
             out["_wandb_state"] = linked.source.state(linked.main)
+        problems = self._problems(record, linked)
+        if problems:
+            out["_wandb_problem"] = problems[0]
         return out
+
+    def problems(self, record: Any) -> list[str]:
+        """Why a run's W&B data is incomplete (corrupt files), for messages that say "no history"."""
+        return self._problems(record, self.link(record))
+
+    @staticmethod
+    def _problems(record: Any, linked: LinkedRun) -> list[str]:
+        if linked.source is None:
+            return []
+        found = [p for p in (linked.source.problem(ref) for ref in linked.refs) if p]
+        if not found and isinstance(linked.source, OfflineSource):
+            base = (getattr(record, "wandb", None) or {}).get("id") or record.run_id
+            found = linked.source.file_problems([base, base + "-rm"])
+        return found
 
     def history(self, record: Any, keys: list[str], samples: int | None = None) -> dict[str, Series]:
         """Each key's history from whichever of the grouped runs logged it."""

@@ -111,6 +111,8 @@ class OfflineRun:
     _pending: Any = field(default=None, repr=False)  # a summary record that may mirror the next row
     _parsed: dict[bytes, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _summary_cache: dict[str, Any] | None = field(default=None, repr=False)
+    # Why reading stopped early (corrupt or unreadable file): what was read before it stays usable.
+    problem: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -128,7 +130,7 @@ class OfflineRun:
 
     def refresh(self, verify: bool = True) -> int:
         """Read records appended since the last call; returns how many were read."""
-        if self.finished and self.offset:
+        if (self.finished and self.offset) or self.problem:
             return 0
         try:
             size = os.path.getsize(self.path)
@@ -137,9 +139,14 @@ class OfflineRun:
         if size <= self.offset:
             return 0
         base = self.offset - self.offset % fmt.BLOCK_SIZE
-        with open(self.path, "rb") as fh:
-            fh.seek(base)
-            data = fh.read()
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(base)
+                data = fh.read()
+        except OSError as exc:
+            self.problem = f"{self.path}: cannot read: {exc.strerror or exc}"
+            return 0
+        from google.protobuf.message import DecodeError
         from wandb.proto import wandb_internal_pb2 as pb
 
         count = self.records
@@ -163,6 +170,10 @@ class OfflineRun:
                     elif kind:
                         self._other(pb, kind, payload[start:stop], count)
                 offset = end
+        except (fmt.WandbFormatError, DecodeError) as exc:
+            # Keep everything before the damage; a follower does not retry a corrupt file.
+            self.problem = (f"{self.path}: corrupt W&B file ({exc}); read up to the last good record "
+                            f"(offset {offset}, {count} records)")
         finally:
             self.offset = offset
         if self._pending is not None:
@@ -328,6 +339,11 @@ def read_run(path: str | Path, verify: bool = True) -> OfflineRun:
         path = found[-1]
     run = OfflineRun(path)
     run.refresh(verify=verify)
+    if run.problem and not run.records:
+        from rcstudio.errors import UserError
+
+        raise UserError(run.problem, file=path, hint="the file holds no readable record; rerun the job, "
+                                                     "or sync another copy with `wandb sync`")
     return run
 
 
@@ -427,3 +443,12 @@ class OfflineSource(MetricSource):
 
     def state(self, run: RunRef) -> str:
         return self.run(run).state
+
+    def problem(self, run: RunRef) -> str | None:
+        return self.run(run).problem
+
+    def file_problems(self, run_ids: Sequence[str]) -> list[str]:
+        """Problems of files named after these ids (a file damaged before its run record hides the run)."""
+        self._scan()
+        return [run.problem for run in self._runs.values()
+                if run.problem and _id_from_path(run.path) in run_ids]

@@ -74,6 +74,10 @@ class MetricSource(ABC):
     def state(self, run: RunRef) -> str:
         """running | finished | failed | crashed | killed."""
 
+    def problem(self, run: RunRef) -> str | None:
+        """Why this run's data could only be read in part (a corrupt file), or None."""
+        return None
+
     def find(self, run_id: str) -> RunRef | None:
         """The run with W&B id `run_id`, or None."""
         for ref in self.runs():

@@ -100,7 +100,11 @@ class Backend:
             except Exception as exc:  # the table still shows the last known states
                 health.note("scheduler", started, exc)
         started = time.monotonic()
-        records = self.registry.list_runs(limit=limit)
+        try:
+            records = self.registry.list_runs(limit=limit)
+        except Exception as exc:  # noqa: BLE001 - a corrupt registry is shown, not a crash
+            health.parts["registry"] = f"unreadable: {getattr(exc, 'message', None) or str(exc)}"[:90]
+            return Snapshot([], health)
         health.note("registry", started)
         rows = [RunRow(rec, self._metric_cache.get(rec.run_id, {})) for rec in records]
         if self.metrics:
@@ -120,6 +124,11 @@ class Backend:
                 self._metric_cache[row.run_id] = latest
                 row.metrics = latest
             health.note("wandb", started, error)
+            problems = [row.metrics["_wandb_problem"] for row in rows if row.metrics.get("_wandb_problem")]
+            if problems:
+                name = Path(problems[0].split(": ", 1)[0]).name
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                health.parts["wandb"] = f"corrupt file {name}{more}"
         return Snapshot(rows, health)
 
     # -- run view --------------------------------------------------------------------------
