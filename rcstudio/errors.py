@@ -6,6 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+_C1 = "".join(chr(c) for c in range(0x80, 0xA0))
+_CONTROLS = "".join(chr(c) for c in range(0x20)) + "\x7f" + _C1
+_ESCAPE_ALL = str.maketrans({c: c.encode("unicode_escape").decode("ascii") for c in _CONTROLS})
+_ESCAPE_KEEP_LINES = str.maketrans({c: c.encode("unicode_escape").decode("ascii") for c in _CONTROLS if c != "\n"})
+
+
+def safe_text(text: object, keep_newlines: bool = True) -> str:
+    """`text` with control characters escaped (`\x1b`), so a key or value holding a terminal escape
+    (an OSC title sequence, a cursor move) prints as text instead of acting on the terminal."""
+    return str(text).translate(_ESCAPE_KEEP_LINES if keep_newlines else _ESCAPE_ALL)
+
+
 @dataclass
 class Location:
     """Where in a user's file the problem is (any part may be unknown)."""
@@ -47,10 +59,12 @@ class UserError(Exception):
         self.hint = hint
 
     def render(self) -> str:
-        where = str(self.location)
-        text = f"error: {where}: {self.message}" if where else f"error: {self.message}"
+        """The message as printed: control characters escaped (a location on one line)."""
+        where = safe_text(self.location, keep_newlines=False)
+        message = safe_text(self.message)
+        text = f"error: {where}: {message}" if where else f"error: {message}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {safe_text(self.hint)}"
         return text
 
 

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from rcstudio.errors import JobFailed, UserError
+from rcstudio.errors import JobFailed, UserError, safe_text
 
 COMMAND_MODULES = (
     "rcstudio.cli.spec_cmds",  # init, validate, schema, compile, recipes
@@ -52,5 +52,5 @@ def main(argv: list[str] | None = None) -> None:
         print(exc.render(), file=sys.stderr)
         sys.exit(exc.exit_code)
     except JobFailed as exc:
-        print(f"failed: {exc}", file=sys.stderr)
+        print(f"failed: {safe_text(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)

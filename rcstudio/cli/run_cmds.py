@@ -91,15 +91,28 @@ def submit(
     force: bool = typer.Option(False, "--force", help="Submit even if an identical spec was submitted (new ids)."),
     wait: bool = typer.Option(False, "--wait", help="Block until every run ends; exit 1 if one did not complete."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Submit a large sweep without asking."),
 ) -> None:
     """Compile a spec and submit its runs (a sweep goes to Slurm as ONE job array)."""
     from rcstudio.launch import Registry
-    from rcstudio.launch.submit import execute_plan, plan_spec
+    from rcstudio.launch.submit import CONFIRM_RUNS, execute_plan, plan_spec
 
     if executor is not None and executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}", key="--executor", hint="auto, local or slurm")
+
+    def confirm(n: int) -> None:
+        if yes or dry_run or n <= CONFIRM_RUNS:
+            return
+        question = f"{spec} submits {n} runs (a run dir and a registry row each). Continue?"
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UserError(f"this spec submits {n} runs, more than {CONFIRM_RUNS}; nothing was written",
+                            file=str(spec), key="sweep",
+                            hint="pass --yes to submit them all (no terminal to ask on), or --dry-run to list them")
+        if not typer.confirm(question, default=False, err=True):
+            raise UserError(f"not submitted ({n} runs declined)", file=str(spec), key="sweep")
+
     registry = Registry()
-    plan = plan_spec(spec, set_, executor, force, registry)
+    plan = plan_spec(spec, set_, executor, force, registry, confirm=confirm)
     if plan.reaped and not as_json:
         _console().print(f"cleaned {len(plan.reaped)} run dir(s) left by killed submits: "
                          + ", ".join(str(o.path) for o in plan.reaped[:SHOWN]), markup=False, highlight=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from rcstudio.launch.orphans import reap_stale_claims
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
+CONFIRM_RUNS = 100  # `submit` asks before writing more run dirs than this (--yes skips the question)
 
 
 @dataclass
@@ -141,8 +142,13 @@ def plan_spec(
     executor: str | Executor | None = None,
     force: bool = False,
     registry: Registry | None = None,
+    confirm: Callable[[int], None] | None = None,
 ) -> SubmissionPlan:
-    """Load, expand and compile a spec into its run directories (nothing submitted, no row)."""
+    """Load, expand and compile a spec into its run directories (nothing submitted, no row).
+
+    `confirm(n)` is called with the number of new runs before anything is written; it raises to
+    refuse (the CLI asks above CONFIRM_RUNS runs unless --yes).
+    """
     from rcstudio.compile import compile_run
     from rcstudio.spec import expand, load_spec
 
@@ -170,6 +176,8 @@ def plan_spec(
                 )
             skipped = [by_key.get(r.run_id) or by_key[r.spec_hash] for r in old]
             runs = [r for r in runs if r not in old]
+    if confirm is not None and runs:
+        confirm(len(runs))
     if isinstance(executor, Executor):
         chosen = executor
     else:

@@ -94,8 +94,21 @@ class Origins:
         return UserError(message, file=file or None, line=line, key=key or None, hint=hint)
 
 
+# Limits that keep a hostile or runaway spec from hanging or exhausting the machine.
+MAX_SPEC_BYTES = 1 << 20  # one spec or recipe file
+MAX_EXTENDS_DEPTH = 16  # files in one extends chain
+MAX_OVERRIDE_BYTES = 64 << 10  # one --set value
+
+
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Parsed TOML plus its text; a syntax error becomes a UserError at its line."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    if size > MAX_SPEC_BYTES:
+        raise UserError(f"spec file is {size} bytes; specs hold at most {MAX_SPEC_BYTES}", file=path,
+                        hint="keep data in data files (data.train, data.eval) and name them by path")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -149,6 +162,9 @@ def load_tree(path: Path, origins: Origins, chain: tuple[Path, ...] = ()) -> dic
         cycle = " -> ".join(p.name for p in chain + (path,))
         raise UserError(f"extends forms a cycle: {cycle}", file=chain[-1], key="extends",
                         hint="remove one of the extends lines")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise UserError(f"extends chain is deeper than {MAX_EXTENDS_DEPTH} files", file=chain[-1], key="extends",
+                        hint="flatten the chain: let a spec extend a recipe that sets more keys itself")
     data, text = read_toml(path)
     own = Origins(main_file=str(path))
     own.add_file(str(path), text)
@@ -167,6 +183,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise UserError(f"override {text!r} is not key=value", key=None,
                         hint="write e.g. --set rl.lr=1e-6")
+    if len(text) > MAX_OVERRIDE_BYTES:
+        raise UserError(f"override is {len(text)} characters long; at most {MAX_OVERRIDE_BYTES}",
+                        file=OVERRIDE_FILE, hint="put long values in the spec file or a data file")
     key, raw = text.split("=", 1)
     key, raw = key.strip(), raw.strip()
     try:

@@ -29,6 +29,20 @@ class RunSpec:
     spec_hash: str = ""
 
 
+# A hard ceiling on runs per spec (each run is a directory and a registry row); `submit` asks for
+# confirmation well below it (launch/submit.py CONFIRM_RUNS).
+MAX_RUNS = 10_000
+
+
+def sweep_size(spec: Spec) -> int:
+    """How many runs `expand(spec)` gives, computed without expanding (a grid can be astronomical)."""
+    grid = 1
+    for values in spec.sweep.grid.values():
+        grid *= max(1, len(values))
+    zipped = len(next(iter(spec.sweep.zip.values()))) if spec.sweep.zip else 1
+    return grid * max(1, zipped) + sum(1 for v in spec.variants.values() if v.enabled)
+
+
 def sweep_points(grid: dict[str, list[Any]], zipped: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Cartesian product of `grid` (keys in written order) times the zipped rows; [{}] without a sweep."""
     grid_points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())] if grid else [{}]
@@ -92,6 +106,12 @@ def _point_spec(base: dict[str, Any], sets: dict[str, Any], spec: Spec, where: s
 
 def expand(spec: Spec) -> list[RunSpec]:
     """All runs of a spec, in a fixed order: sweep points (grid order, then zip), then variants by name."""
+    count = sweep_size(spec)
+    if count > MAX_RUNS:
+        file = spec._origins.main_file if spec._origins else None  # noqa: SLF001
+        raise UserError(f"this spec expands into {count} runs; at most {MAX_RUNS} per spec",
+                        file=file, key="sweep",
+                        hint="split the sweep into several specs, or sweep fewer values per key")
     base = canonical_dict(spec)
     base["sweep"] = {"grid": {}, "zip": {}}
     base["variants"] = {}
