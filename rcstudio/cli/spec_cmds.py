@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Optional
 
@@ -136,7 +137,7 @@ def compile_cmd(
     for c in compiled:
         point = ", ".join(f"{k}={v}" for k, v in c.run.point.items()) or "-"
         launch = (f"sbatch {c.plan.script.relative_to(c.run_dir)}" if c.plan.mode == "sbatch"
-                  else " ".join(c.plan.argv[:2]) + " (submitit)")
+                  else shlex.join(c.plan.argv[:4]) + " (submitit)")
         typer.echo(f"  {c.run.run_id}  {c.run.name}  [{point}]  {launch}")
         typer.echo(f"      {', '.join(str(f) for f in c.files)}")
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from rcstudio import __version__
-from rcstudio.compile.plan import CompiledRun, LaunchPlan
+from rcstudio.compile.plan import CompiledRun, LaunchPlan, rcstudio_argv
 from rcstudio.errors import UserError
 from rcstudio.spec.resolved import RESOLVED_NAME, dump_resolved, load_resolved, spec_hash
 from rcstudio.spec.sweep import RunSpec
@@ -51,7 +51,7 @@ def _command_plan(run: RunSpec, run_dir: Path) -> LaunchPlan:
     single_node = run.spec.experiment.kind != "genrm-train" or run.spec.rl.engine == "trl"
     return LaunchPlan(
         mode="command",
-        argv=["rcstudio", "run-job", "--run-dir", str(run_dir)],
+        argv=[*rcstudio_argv(), "run-job", "--run-dir", str(run_dir)],
         nodes=1 if single_node else c.nodes,
         gpus_per_node=c.gpus_per_node if needs_gpus(run) else 0,
         **_cluster_fields(run),

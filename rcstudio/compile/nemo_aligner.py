@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.compile import hydra_values as hv
+from rcstudio.compile.plan import rcstudio_shell
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted
 from rcstudio.spec.models import Spec
@@ -359,5 +360,6 @@ def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
         "overrides": "\n".join(f"  {sh_quote(o)}" for o in overrides),
         "actor": actor,
         "actor_srun_flags": actor_flags,
+        "rcstudio": rcstudio_shell(),  # the submitting interpreter, not a bare `rcstudio` on PATH
     }
     return _SbatchTemplate(TEMPLATE.read_text()).substitute(values)

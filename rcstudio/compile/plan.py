@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from rcstudio.spec.sweep import RunSpec
+
+
+def rcstudio_argv() -> list[str]:
+    """How a compiled job starts rcstudio: the interpreter that compiled it, `-m rcstudio`, so a
+    virtualenv works without being activated in the job (a bare `rcstudio` is whatever PATH finds)."""
+    return [sys.executable, "-m", "rcstudio"]
+
+
+def rcstudio_shell() -> str:
+    """`rcstudio_argv()` as shell text for scripts."""
+    return shlex.join(rcstudio_argv())
 
 
 @dataclass(frozen=True)

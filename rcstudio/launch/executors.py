@@ -323,7 +323,13 @@ class SlurmExecutor(Executor):
             raise slurm.SlurmError(f"sbatch refused the job: {str(detail).strip()}") from exc
         refs = []
         for job, task in zip(jobs, tasks, strict=True):
-            base, _, index = str(job.job_id).partition("_")
+            try:
+                job_id = slurm.checked_job_id(str(job.job_id), "sbatch (through submitit)")
+            except slurm.SlurmError:
+                self._cancel_quietly([JobRef(str(j.job_id).partition("_")[0], "slurm", "single", None, str(folder))
+                                      for j in jobs if slurm.JOB_ID_RE.fullmatch(str(j.job_id))])
+                raise
+            base, _, index = job_id.partition("_")
             refs.append(JobRef(base, "slurm", "array" if index else "single", int(index) if index else None,
                                str(folder), task.stdout, task.stderr))
         return refs

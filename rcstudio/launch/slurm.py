@@ -48,7 +48,21 @@ def sbatch_script(script: str | Path, cwd: str | Path) -> str:
     proc = _run(["sbatch", "--parsable", str(script)], cwd=cwd)
     if proc.returncode != 0:
         raise SlurmError(f"sbatch {script} failed: {(proc.stderr or proc.stdout).strip()}")
-    return proc.stdout.strip().split(";")[0]
+    return checked_job_id(proc.stdout.strip().split(";")[0], f"sbatch --parsable {script}")
+
+
+JOB_ID_RE = re.compile(r"\d{1,18}(_\d{1,9})?")
+
+
+def checked_job_id(job_id: str, what: str) -> str:
+    """A job id as Slurm prints it (`123`, or `123_4` for an array task); anything else is refused
+    before it is recorded, since every later squeue/sacct/scancel call would use it."""
+    job_id = str(job_id).strip()
+    if not JOB_ID_RE.fullmatch(job_id):
+        shown = job_id[:80].encode("unicode_escape").decode("ascii")
+        raise SlurmError(f"{what} printed {shown!r}, which is not a Slurm job id; nothing was recorded "
+                         "(is `sbatch` on PATH the real one?)")
+    return job_id
 
 
 def scancel(job_ids: Sequence[str]) -> None:

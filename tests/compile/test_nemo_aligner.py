@@ -5,9 +5,11 @@ deterministic."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -246,7 +248,22 @@ def _run_script(script: Path, tmp_path: Path) -> Path:
     return log
 
 
-def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf):
+@pytest.fixture
+def stub_rcstudio(monkeypatch):
+    """Compile scripts that start `rcstudio` from PATH (the stub bin), not the real interpreter."""
+    import rcstudio.compile.nemo_aligner as na
+
+    monkeypatch.setattr(na, "rcstudio_shell", lambda: "rcstudio")
+
+
+def test_sbatch_starts_the_submitting_interpreter(compile_spec):
+    (compiled,) = compile_spec(GENRM)
+    text = compiled.plan.script.read_text()
+    assert f"{shlex.quote(sys.executable)} -m rcstudio run-job --run-dir" in text
+    assert f"exec {shlex.quote(sys.executable)} -m rcstudio serve-reward" in text
+
+
+def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf, stub_rcstudio):
     hostile_dir = tmp_path / "runs dir; $(touch PWNED3)"
     (compiled,) = compile_spec(f"""
         [experiment]
@@ -285,7 +302,7 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     assert calls[1][:3] == ["serve-reward", "--run-dir", str(compiled.run_dir)]
 
 
-def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path):
+def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path, stub_rcstudio):
     (compiled,) = compile_spec(GENRM + """
         [cluster]
         gpus_per_node = 0

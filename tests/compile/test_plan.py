@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import json
 
 from rcs_compile_helpers import GENRM
@@ -21,7 +23,7 @@ def test_trl_eval_and_data_runs_are_commands(compile_spec):
     """)
     (c,) = runs
     assert c.plan.mode == "command" and c.plan.script is None
-    assert c.plan.argv == ["rcstudio", "run-job", "--run-dir", str(c.run_dir)]
+    assert c.plan.argv == [sys.executable, "-m", "rcstudio", "run-job", "--run-dir", str(c.run_dir)]
     assert (c.plan.nodes, c.plan.gpus_per_node, c.plan.cpus_per_task) == (1, 1, 2)
     assert (c.plan.time, c.plan.partition, c.plan.setup) == ("00:30:00", "debug", ["source /env/bin/activate"])
     assert not (c.run_dir / "compiled" / "job.sbatch").exists()
@@ -31,7 +33,7 @@ def test_trl_eval_and_data_runs_are_commands(compile_spec):
     assert meta["plan"]["mode"] == "command" and meta["run_id"] == c.run.run_id
 
     (e,) = compile_spec('[experiment]\nname = "ev"\nkind = "eval"\n[eval]\nbenchmarks = ["judgebench"]\n')
-    assert e.plan.mode == "command" and e.plan.argv[:2] == ["rcstudio", "run-job"]
+    assert e.plan.mode == "command" and e.plan.argv[:4] == [sys.executable, "-m", "rcstudio", "run-job"]
     assert (e.run_dir / "spec.resolved.toml").is_file()
 
 

@@ -172,8 +172,8 @@ def test_compiled_data_run_executes_through_run_job(stub, hs3_file, tmp_path, mo
     (run,) = expand(spec)
     run_dir = tmp_path / "runs" / run.run_id
     compiled = compile_run(run, run_dir)
-    assert compiled.plan.mode == "command" and compiled.plan.argv[:2] == ["rcstudio", "run-job"]
-    proc = subprocess.run([sys.executable, "-m", "rcstudio", *compiled.plan.argv[1:], "--json"], cwd=run_dir,
+    assert compiled.plan.mode == "command" and compiled.plan.argv[:4] == [sys.executable, "-m", "rcstudio", "run-job"]
+    proc = subprocess.run([*compiled.plan.argv, "--json"], cwd=run_dir,
                           capture_output=True, text=True, timeout=300, env={**os.environ})
     assert proc.returncode == 0, proc.stderr[-2000:]
     stored = json.loads((run_dir / "results" / "decompose_summary.json").read_text())

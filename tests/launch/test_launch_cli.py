@@ -27,7 +27,7 @@ def test_dry_run_json_and_no_rows(write_spec, registry):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["dry_run"] is True and doc["executor"] == "local" and len(doc["runs"]) == 2
-    assert doc["runs"][0]["launch"].startswith("rcstudio run-job --run-dir ")
+    assert doc["runs"][0]["launch"].startswith(f"{sys.executable} -m rcstudio run-job --run-dir ")
     assert registry.list_runs() == []
     assert json.loads(rcs("ls", "--json").stdout) == {"runs": []}
 
