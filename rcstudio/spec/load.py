@@ -120,9 +120,12 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        line = int(m.group(1)) if m else None
+        if line is None and "end of document" in msg:  # the last line of the file
+            line = max(1, len(text.splitlines()))
         raise UserError(
-            f"invalid TOML: {re.sub(r' ?[(]at line.*[)]', '', msg)}",
-            file=path, line=int(m.group(1)) if m else None,
+            f"invalid TOML: {re.sub(r' ?[(]at (line|end of document).*[)]', '', msg)}",
+            file=path, line=line,
             hint="check quotes, brackets and '=' on that line",
         ) from None
     return data, text
@@ -142,10 +145,14 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _resolve_extends(name: str, spec_file: Path, origins: Origins) -> Path:
     if not isinstance(name, str) or not name:
         raise origins.error("extends", "must be a recipe name or a path to a spec")
-    relative = (spec_file.parent / name).expanduser()
-    for candidate in (relative, relative.with_suffix(".toml") if relative.suffix != ".toml" else relative):
-        if candidate.is_file():
-            return candidate.resolve()
+    try:
+        relative = (spec_file.parent / name).expanduser()
+        for candidate in (relative, relative.with_suffix(".toml") if relative.suffix != ".toml" else relative):
+            if candidate.is_file():
+                return candidate.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a name too long for a path, a NUL byte, ~nouser
+        raise origins.error("extends", f"not a usable path: {exc}",
+                            "give a recipe name or a path relative to this spec") from None
     recipe = find_recipe(name)
     if recipe is not None:
         return recipe.resolve()
@@ -365,7 +372,10 @@ def resolve_relative_paths(data: dict[str, Any], origins: Origins) -> None:
         if not isinstance(value, str) or relative_path(value) is None:
             return value
         file = origins.locate(where)[0] or origins.main_file
-        return absolute_path(value, Path.cwd() if file == OVERRIDE_FILE else Path(file).parent)
+        try:
+            return absolute_path(value, Path.cwd() if file == OVERRIDE_FILE else Path(file).parent)
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            raise origins.error(where, f"not a usable path: {exc}", "give a plain file path") from None
 
     for table, key, dotted in list(_path_leaves(data)):
         parts = dotted.split(".")

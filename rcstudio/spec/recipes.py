@@ -31,8 +31,11 @@ def list_recipes() -> dict[str, Path]:
 def find_recipe(name: str) -> Path | None:
     for root in recipe_dirs():
         candidate = root / f"{name}.toml"
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):  # a name no file system takes: not a recipe
+            return None
     return None
 
 
