@@ -29,11 +29,11 @@ sys.path.insert(0, {here!r})
 from launch_helpers import trivial_plan
 from rcstudio.errors import UserError
 from rcstudio.launch.submit import execute_plan
-spec, barrier, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+spec, barrier, mode, executor = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 while not barrier.exists():
     time.sleep(0.002)
 try:
-    plan = trivial_plan(spec, executor="local")
+    plan = trivial_plan(spec, executor=executor)
     if mode == "die":  # killed between claiming (dir written) and recording the run
         os.kill(os.getpid(), 9)
     records = execute_plan(plan)
@@ -43,11 +43,12 @@ except UserError as exc:
 """
 
 
-def _racers(spec: Path, n: int, tmp_path: Path, mode: str = "race") -> list[subprocess.CompletedProcess]:
+def _racers(spec: Path, n: int, tmp_path: Path, mode: str = "race",
+            executor: str = "local") -> list[subprocess.CompletedProcess]:
     barrier = tmp_path / f"go-{mode}"
     script = tmp_path / "racer.py"
     script.write_text(RACER.format(here=str(HERE)))
-    procs = [subprocess.Popen([sys.executable, str(script), str(spec), str(barrier), mode],
+    procs = [subprocess.Popen([sys.executable, str(script), str(spec), str(barrier), mode, executor],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
     time.sleep(1.5)  # let every racer import and spin on the barrier
     barrier.touch()
