@@ -48,9 +48,10 @@ class Origins:
     """
 
     main_file: str = ""
-    # Resolved value -> the `${env:...}` text it came from: written back into spec.resolved.toml and
-    # W&B config so values read from the environment stay there (the job resolves them again).
-    env_templates: dict[str, str] = field(default_factory=dict)
+    # (spec key, resolved value) -> the `${env:...}` text it came from: written back into
+    # spec.resolved.toml and W&B config so values read from the environment stay there (the job
+    # resolves them again). Keys of sweeps and variants are stored as the key they set.
+    env_templates: dict[tuple[str, str], str] = field(default_factory=dict)
     _sources: list[tuple[str, str]] = field(default_factory=list)
     _overrides: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     _where: dict[str, tuple[str, int | None]] | None = None
@@ -302,7 +303,9 @@ def interpolate_env(data: Any, origins: Origins, path: str = "") -> Any:
                 path, f"the value read from ${{env:{used[0]}}} holds a credential; secrets never go into specs",
                 "keep the key in its own variable named by an *_env field (e.g. api_key_env)")
         if resolved:
-            origins.env_templates[resolved] = data
+            parts = path.split(".")
+            target = ".".join(parts[2:]) if parts[0] in ("sweep", "variants") and len(parts) > 2 else path
+            origins.env_templates[(target, resolved)] = data
     return resolved
 
 

@@ -27,16 +27,17 @@ def canonical_dict(spec: Spec) -> dict[str, Any]:
     return data
 
 
-def restore_env(node: Any, templates: dict[str, str]) -> Any:
-    """`node` with every string that came from `${env:...}` written back as that text."""
+def restore_env(node: Any, templates: dict[tuple[str, str], str], path: str = "") -> Any:
+    """`node` with every string that came from `${env:...}` (same key, same value) written back as
+    that text."""
     if not templates:
         return node
     if isinstance(node, dict):
-        return {k: restore_env(v, templates) for k, v in node.items()}
+        return {k: restore_env(v, templates, f"{path}.{k}" if path else k) for k, v in node.items()}
     if isinstance(node, list):
-        return [restore_env(v, templates) for v in node]
+        return [restore_env(v, templates, path) for v in node]
     if isinstance(node, str):
-        return templates.get(node, node)
+        return templates.get((path, node), node)
     return node
 
 

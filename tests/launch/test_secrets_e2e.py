@@ -88,3 +88,21 @@ def test_planted_keys_reach_no_file(tmp_path, shared_dir):
         for key in planted:
             assert key.encode() not in data, f"{key[:6]}... leaked into {path}"
     assert scanned > 10
+
+
+def test_env_values_stay_templates_per_key_also_in_sweeps(tmp_path, monkeypatch):
+    from rcstudio.spec import dump_resolved, expand, load_spec, load_resolved
+
+    monkeypatch.setenv("PROJ", "rcstudio")  # the same text as another key's default: only its own key changes
+    monkeypatch.setenv("EP1", "http://h1:8000/v1")
+    spec = tmp_path / "s.toml"
+    spec.write_text('[experiment]\nname = "envs"\nkind = "eval"\n[tracking]\nentity = "${env:PROJ}"\n'
+                    '[sweep]\ngrid = { "judge.endpoint" = ["${env:EP1}", "http://h2:8000/v1"] }\n')
+    runs = expand(load_spec(spec))
+    texts = [dump_resolved(r.spec) for r in runs]
+    assert all('entity = "${env:PROJ}"' in t and 'project = "rcstudio"' in t for t in texts)
+    assert 'endpoint = "${env:EP1}"' in texts[0] and 'endpoint = "http://h2:8000/v1"' in texts[1]
+    (tmp_path / "spec.resolved.toml").write_text(texts[0])
+    loaded = load_resolved(tmp_path / "spec.resolved.toml")  # the job resolves it from its environment
+    assert loaded.judge.endpoint == "http://h1:8000/v1" and loaded.tracking.entity == "rcstudio"
+    assert dump_resolved(loaded) == texts[0]
