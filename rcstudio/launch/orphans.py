@@ -9,6 +9,7 @@ both.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,24 @@ def _roots(registry: Registry) -> set[Path]:
     return {r for r in roots if r.is_dir()}
 
 
+# What a run dir holds (any of it); an empty dir is a submit killed right after mkdir.
+_RUN_DIR_MARKS = ("spec.resolved.toml", "launch.json", "submission.json", "compiled", "logs")
+
+
+def _looks_like_run_dir(run_dir: Path, experiment: str) -> bool:
+    """Only dirs named like a run id of their experiment (`<experiment>-<8 hex>[-N]`) that hold run
+    files (or nothing) count: a runs root may be shared with other tools' directories."""
+    if not re.fullmatch(re.escape(experiment) + r"-[0-9a-f]{8}(-\d+)?", run_dir.name):
+        return False
+    try:
+        names = {p.name for p in run_dir.iterdir()}
+    except OSError:
+        return False
+    return not names or any(mark in names for mark in _RUN_DIR_MARKS)
+
+
 def find_orphans(registry: Registry) -> list[Orphan]:
-    """Every orphan run dir: stale claims plus unowned dirs under the known runs roots."""
+    """Every orphan run dir: stale claims plus unowned run dirs under the known runs roots."""
     found = {o.path: o for o in stale_claims(registry)}
     live = {Path(c.run_dir) for c in registry.claims() if c.alive}
     registered = {Path(r.run_dir) for r in registry.list_runs()}
@@ -71,6 +88,8 @@ def find_orphans(registry: Registry) -> list[Orphan]:
         for experiment in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             for run_dir in sorted(p for p in experiment.iterdir() if p.is_dir() and not p.name.startswith(".")):
                 if run_dir in registered or run_dir in live or run_dir in found:
+                    continue
+                if not _looks_like_run_dir(run_dir, experiment.name):
                     continue
                 found[run_dir] = Orphan(run_dir, "no registry row")
     return list(found.values())

@@ -132,8 +132,12 @@ def test_a_killed_submit_is_cleaned_by_the_next_and_gc_removes_unowned_dirs(writ
     assert records[0].run_dir == claim.run_dir and registry.claims() == []
     Poller(registry).wait([records[0].run_id], interval=0.2, timeout=60)
 
-    stray = paths.runs_root() / "killed" / "stray-run"  # a dir no row and no claim owns
+    stray = paths.runs_root() / "killed" / "killed-0123abcd"  # a run dir no row and no claim owns
     (stray / "logs").mkdir(parents=True)
+    foreign = paths.runs_root() / "killed" / "notes"  # not a run dir: never touched
+    foreign.mkdir()
+    (paths.runs_root() / "killed" / "killed-89abcdef" / "mine").mkdir(parents=True)  # run-like name, foreign files
     gc = subprocess.run([sys.executable, "-m", "rcstudio", "gc"], capture_output=True, text=True, env=os.environ)
     assert gc.returncode == 0 and f"removed: {stray}" in gc.stdout, gc.stdout + gc.stderr
     assert not stray.exists() and Path(records[0].run_dir).is_dir()
+    assert foreign.is_dir() and (paths.runs_root() / "killed" / "killed-89abcdef" / "mine").is_dir()
