@@ -58,3 +58,18 @@ def test_names_with_brackets_are_shown_as_written(tmp_path):
     console.print(results_table([run_dir]))
     text = console.export_text()
     assert "judge[red]" in text and "[0.40, 0.60]" in text
+
+
+def test_a_run_with_no_valid_items_renders_dashes_not_a_crash(tmp_path):
+    """Zero valid items: every mean and CI bound is None (was `NoneType.__format__` in `submit --wait`)."""
+    ev = tmp_path / "allfail-cccc3333"
+    (ev / "results").mkdir(parents=True)
+    empty = {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    judge = {"items": 4, "valid": 0, "oa": empty, "rc": empty, "ap": empty, "reward": empty}
+    (ev / "results" / "summary.json").write_text(json.dumps({"benchmarks": {"hs3-atomic": {"j": judge}},
+                                                             "failed": ["j: 0 of 4 items valid"]}))
+    (row,) = rows_for(ev)
+    assert row.rc is None and row.rc_ci is None and row.items == 0
+    console = Console(width=160, record=True)
+    console.print(results_table([ev]))
+    assert "allfail-cccc3333" in console.export_text()
