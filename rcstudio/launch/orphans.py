@@ -46,11 +46,26 @@ def stale_claims(registry: Registry) -> list[Orphan]:
     return out
 
 
+def _cancel_jobs(claim: Claim) -> None:
+    """Cancel jobs a killed submit had already submitted (best effort: they may have ended)."""
+    from rcstudio.launch.executors import executor_for
+    from rcstudio.launch.jobs import JobRef
+
+    for executor, job_id, mode, folder in [(j + ["", "", "", ""])[:4] for j in claim.job_refs]:
+        if not job_id:
+            continue
+        try:
+            executor_for(executor).cancel(JobRef(job_id, executor, mode, None, folder))
+        except Exception:  # noqa: BLE001 - the job may be gone already
+            pass
+
+
 def reap_stale_claims(registry: Registry) -> list[Orphan]:
-    """Remove what killed submits left (their dirs and claims); what the next submit does first."""
+    """Remove what killed submits left (their jobs, dirs and claims); what the next submit does first."""
     reaped = []
     for orphan in stale_claims(registry):
         if registry.drop_claim(orphan.claim):  # another submit may have reaped or taken it meanwhile
+            _cancel_jobs(orphan.claim)
             _remove_dir(orphan.path)
             reaped.append(orphan)
     return reaped
@@ -102,6 +117,7 @@ def remove_orphans(registry: Registry, orphans: list[Orphan]) -> list[Orphan]:
         if orphan.claim is not None:
             if not registry.drop_claim(orphan.claim):
                 continue
+            _cancel_jobs(orphan.claim)
         elif any(Path(r.run_dir) == orphan.path for r in registry.existing([orphan.path.name])):
             continue
         elif (c := registry.claim_holder(orphan.path.name)) is not None and c.alive:

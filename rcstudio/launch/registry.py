@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS claims (
     run_dir     TEXT NOT NULL,
     pid         INTEGER NOT NULL,
     host        TEXT NOT NULL,
-    created_at  REAL NOT NULL
+    created_at  REAL NOT NULL,
+    jobs        TEXT NOT NULL DEFAULT '[]'
 );
 """
 
@@ -101,6 +102,14 @@ class Claim:
     pid: int
     host: str
     created_at: float
+    jobs: str = "[]"  # JSON [[executor, job_id, mode, folder]] once submitted, before the rows exist
+
+    @property
+    def job_refs(self) -> list[list[str]]:
+        try:
+            return [list(map(str, j)) for j in json.loads(self.jobs or "[]")]
+        except (ValueError, TypeError):
+            return []
 
     @property
     def alive(self) -> bool:
@@ -281,9 +290,17 @@ class Registry:
             row = conn.execute("SELECT * FROM claims WHERE run_id = ?", (run_id,)).fetchone()
             if row is not None and Claim(**{k: row[k] for k in row.keys()}).alive:
                 return None
-            conn.execute("INSERT OR REPLACE INTO claims (run_id, run_dir, pid, host, created_at)"
-                         " VALUES (?, ?, ?, ?, ?)", dataclasses.astuple(claim))
+            conn.execute("INSERT OR REPLACE INTO claims (run_id, run_dir, pid, host, created_at, jobs)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", dataclasses.astuple(claim))
         return claim
+
+    def note_claim_jobs(self, jobs: Mapping[str, list[str]]) -> None:
+        """Remember the jobs submitted for claimed runs ({run_id: [executor, job_id, mode, folder]}),
+        so a submit killed before recording them has its jobs cancelled by the next one."""
+        with self._transaction() as conn:
+            for run_id, job in jobs.items():
+                conn.execute("UPDATE claims SET jobs = ? WHERE run_id = ? AND pid = ? AND host = ?",
+                             (json.dumps([job]), run_id, os.getpid(), socket.gethostname()))
 
     def claim_holder(self, run_id: str) -> Claim | None:
         with self._connect() as conn:

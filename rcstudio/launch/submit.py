@@ -257,6 +257,8 @@ def execute_plan(plan: SubmissionPlan, registry: Registry | None = None) -> list
     refs: list[JobRef] = []
     try:
         refs = executor.submit([p.submission for p in plan.runs])
+        registry.note_claim_jobs({p.run.run_id: [ref.executor, ref.job_id, ref.mode, ref.folder]
+                                  for p, ref in zip(plan.runs, refs, strict=True)})
         t = now()
         records = [_record(p, ref, executor.name, t) for p, ref in zip(plan.runs, refs, strict=True)]
         registry.add_runs(records, job_records(refs, t))

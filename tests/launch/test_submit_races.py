@@ -33,9 +33,13 @@ spec, barrier, mode, executor = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3
 while not barrier.exists():
     time.sleep(0.002)
 try:
-    plan = trivial_plan(spec, executor=executor)
+    code = "import time; time.sleep(300)" if mode == "die-submitted" else "print('point done')"
+    plan = trivial_plan(spec, code, executor=executor)
     if mode == "die":  # killed between claiming (dir written) and recording the run
         os.kill(os.getpid(), 9)
+    if mode == "die-submitted":  # killed after the job was submitted, before its row was written
+        from rcstudio.launch.registry import Registry
+        Registry.add_runs = lambda *a, **k: os.kill(os.getpid(), 9)
     records = execute_plan(plan)
     print("WON", records[0].run_id, flush=True)
 except UserError as exc:
@@ -48,15 +52,20 @@ def _racers(spec: Path, n: int, tmp_path: Path, mode: str = "race",
     barrier = tmp_path / f"go-{mode}"
     script = tmp_path / "racer.py"
     script.write_text(RACER.format(here=str(HERE)))
-    procs = [subprocess.Popen([sys.executable, str(script), str(spec), str(barrier), mode, executor],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    # Output goes to files, not pipes: a job a racer started keeps its inherited descriptors open.
+    files = [(tmp_path / f"{mode}-{i}.out", tmp_path / f"{mode}-{i}.err") for i in range(n)]
+    procs = []
+    for out_path, err_path in files:
+        with out_path.open("w") as out, err_path.open("w") as err:
+            procs.append(subprocess.Popen([sys.executable, str(script), str(spec), str(barrier), mode, executor],
+                                          stdout=out, stderr=err, stdin=subprocess.DEVNULL))
     time.sleep(1.5)  # let every racer import and spin on the barrier
     barrier.touch()
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=120)
-        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
-    return out
+    results = []
+    for p, (out_path, err_path) in zip(procs, files):
+        p.wait(timeout=120)
+        results.append(subprocess.CompletedProcess(p.args, p.returncode, out_path.read_text(), err_path.read_text()))
+    return results
 
 
 def test_six_identical_submits_register_one_run_and_keep_its_dir(write_spec, registry, tmp_path):
@@ -141,3 +150,27 @@ def test_a_killed_submit_is_cleaned_by_the_next_and_gc_removes_unowned_dirs(writ
     assert gc.returncode == 0 and f"removed: {stray}" in gc.stdout, gc.stdout + gc.stderr
     assert not stray.exists() and Path(records[0].run_dir).is_dir()
     assert foreign.is_dir() and (paths.runs_root() / "killed" / "killed-89abcdef" / "mine").is_dir()
+
+
+def test_jobs_of_a_submit_killed_before_recording_are_cancelled_by_the_next(write_spec, registry, tmp_path):
+    spec = write_spec("killedjob")
+    (died,) = _racers(spec, 1, tmp_path, mode="die-submitted")
+    assert died.returncode == -signal.SIGKILL
+    (claim,) = registry.claims()
+    ((executor, job_id, _mode, _folder),) = claim.job_refs
+    assert executor == "local" and int(job_id) > 0
+    os.kill(int(job_id), 0)  # the submitted job runs, owned by no row
+    plan = trivial_plan(spec, executor="local")
+    assert [o.path for o in plan.reaped] == [Path(claim.run_dir)]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(int(job_id), 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{job_id}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"job {job_id} of the killed submit still runs")
+    Poller(registry).wait([r.run_id for r in execute_plan(plan, registry)], interval=0.2, timeout=60)
