@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rcstudio.rationale.matchers.base import BaseMatcher, MatchRequest
-from rcstudio.rationale.metrics import ItemMetrics, MetricSummary, bootstrap_mean, item_metrics, outcome_correct
+from rcstudio.rationale.metrics import ItemMetrics, MetricSummary, bootstrap_means, item_metrics, outcome_correct
 from rcstudio.rationale.parse import flip_verdict, normalize_verdict, parse_judgment
 from rcstudio.rationale.reward import RewardSettings, hybrid_reward
 from rcstudio.rationale.schema import PairItem
@@ -154,10 +154,11 @@ def _prepare(item: PairItem, model_name: str) -> tuple[list[str] | None, str | N
 
 def _summaries(scores: Sequence[ItemScore], bootstrap: int, seed: int) -> dict[str, MetricSummary]:
     valid = [s for s in scores if s.metrics is not None and s.skipped is None]
-    res = {name: bootstrap_mean([getattr(s.metrics, name) for s in valid], bootstrap, seed) for name in ("rc", "precision", "f1", "ap")}
-    res["oa"] = bootstrap_mean([float(s.outcome) for s in scores if s.outcome is not None and s.skipped is None], bootstrap, seed)
-    res["reward"] = bootstrap_mean([s.reward for s in valid if s.reward is not None], bootstrap, seed)
-    return res
+    names = ("rc", "precision", "f1", "ap")
+    columns = [[getattr(s.metrics, name) for s in valid] for name in names]
+    columns.append([float(s.outcome) for s in scores if s.outcome is not None and s.skipped is None])
+    columns.append([s.reward for s in valid if s.reward is not None])
+    return dict(zip((*names, "oa", "reward"), bootstrap_means(columns, bootstrap, seed)))
 
 
 def aggregate_scores(
