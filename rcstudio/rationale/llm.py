@@ -199,6 +199,19 @@ def _error_message(content: bytes) -> str:
 PostResult = tuple[int, "float | None", bytes, str]
 
 
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (None when unset or bypassed by NO_PROXY)."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
 class _AiohttpPoster:
     """POST /chat/completions on one pooled aiohttp session: the wire protocol is a JSON body and a
     bearer token, which needs no SDK."""
@@ -213,13 +226,15 @@ class _AiohttpPoster:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=size),
             timeout=aiohttp.ClientTimeout(total=timeout_s),
-            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as httpx honours them
         )
+        # HTTP(S)_PROXY / NO_PROXY as httpx honours them, looked up once here: aiohttp's own
+        # `trust_env` repeats the lookup (and a .netrc read) in a thread for every request
+        self._proxy = _proxy_for(self._url)
 
     async def post(self, body: dict) -> PostResult:
         aiohttp = self._aiohttp
         try:
-            async with self._session.post(self._url, data=json.dumps(body), headers=self._headers) as resp:
+            async with self._session.post(self._url, data=json.dumps(body), headers=self._headers, proxy=self._proxy) as resp:
                 content = await resp.read()
                 status = resp.status
                 retry_after = _retry_after(resp.headers.get("retry-after"))
@@ -405,12 +420,14 @@ class LLMClient:
         return_exceptions: bool = False,
         description: str = "LLM calls",
         validators: Sequence[Validate] | None = None,
+        on_done: Callable[[int, Completion | BaseException], None] | None = None,
     ) -> list[Completion | BaseException]:
         """Many completions concurrently (bounded by `concurrency`), results in input order.
 
         `validators` gives one validate callback per message list (e.g. each with its own expected
         shape); otherwise `validate` applies to all. With `return_exceptions=True` a failed item
-        yields its LLMError/ValueError in place instead of failing the batch.
+        yields its LLMError/ValueError in place instead of failing the batch. `on_done(i, result)`
+        is called as each item finishes (the caller's per-item work overlaps the requests still out).
         """
         self._bind()
         results: list[Any] = [None] * len(batch)
@@ -425,6 +442,8 @@ class LLMClient:
                 if not return_exceptions:
                     raise
                 results[i] = exc
+            if on_done is not None:
+                on_done(i, results[i])
 
         tasks = [asyncio.ensure_future(one(i, m)) for i, m in enumerate(batch)]
         try:

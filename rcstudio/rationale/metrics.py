@@ -264,10 +264,27 @@ def bootstrap_means(columns: Sequence, bootstrap: int = 1000, seed: int = 0, ci:
     for n, which in by_size.items():
         values = np.stack([arrays[i] for i in which], axis=1)  # n x m
         means = _resample_means(values, bootstrap, seed)  # bootstrap x m
-        lows, highs = np.quantile(means, [alpha, 1 - alpha], axis=0)
+        lows, highs = _quantiles(means, (alpha, 1 - alpha))
         for col, i in enumerate(which):
             out[i] = MetricSummary(float(arrays[i].mean()), float(lows[col]), float(highs[col]), n)
     return out  # type: ignore[return-value]
+
+
+def _quantiles(x: np.ndarray, qs: Sequence[float]) -> list[np.ndarray]:
+    """`np.quantile(x, qs, axis=0)` (its default "linear" method, same arithmetic) without the
+    `numpy.ma` import that np.quantile pays on first use."""
+    x = np.sort(x, axis=0)
+    n = x.shape[0]
+    out = []
+    for q in qs:
+        pos = n * q + (1 - q) - 1  # numpy's virtual index for alpha = beta = 1, i.e. q * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        t = pos - lo
+        a, b = x[lo], x[hi]
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
 
 
 def _resample_means(values: np.ndarray, bootstrap: int, seed: int) -> np.ndarray:
