@@ -72,7 +72,10 @@ def interleave(sides: dict[str, Callable[[], float]], repeat: int) -> tuple[dict
 
 def run_process(argv: Sequence[str], *, env: dict | None = None, timeout: float = 1800, what: str = "") -> tuple[float, str]:
     """Wall clock of a fresh process, from spawn to exit, as a user sees it; (seconds, stdout).
-    A non-zero exit raises SystemExit with its stderr (a broken side must not produce a figure)."""
+    A non-zero exit raises SystemExit with its stderr (a broken side must not produce a figure).
+    Bytecode caching is on (PYTHONDONTWRITEBYTECODE dropped), as for an installed package."""
+    env = dict(os.environ if env is None else env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files; so do we
     t0 = time.perf_counter()
     proc = subprocess.run(list(argv), capture_output=True, text=True, env=env, timeout=timeout)
     wall = time.perf_counter() - t0

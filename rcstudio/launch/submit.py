@@ -15,15 +15,17 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio import paths
-from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
 from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
+
+if TYPE_CHECKING:  # the plan type only; importing it loads the spec models (slow for `ls`)
+    from rcstudio.compile.plan import LaunchPlan
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
 
@@ -151,6 +153,8 @@ def plan_spec(
                 run = dataclasses.replace(run, run_id=_fresh_id(run.run_id, registry, parent))
             run_dir = parent / run.run_id
             created = not run_dir.exists()
+            from rcstudio.compile.plan import LaunchPlan
+
             prepared = PreparedRun(run, run_dir, LaunchPlan(), created)
             plan.runs.append(prepared)
             compiled = compile_run(run, run_dir)

@@ -42,7 +42,7 @@ def _load(value_json: str) -> Any:
 
 def _number(raw: Any) -> float:
     """A history value as float (NaN for non-numbers: media, strings, dicts)."""
-    if isinstance(raw, str):
+    if isinstance(raw, (str, bytes)):
         try:
             return float(raw)  # value_json of a number is a JSON number: float() reads it fast
         except ValueError:
@@ -52,6 +52,89 @@ def _number(raw: Any) -> float:
     if isinstance(raw, (int, float)):
         return float(raw)
     return float("nan")
+
+
+def _numbers(raws: list[Any]) -> np.ndarray:
+    """History values as floats: one vectorised parse when every value is a JSON number's text
+    (the usual case), else value by value (NaN for media, strings, dicts)."""
+    if raws and all(isinstance(v, bytes) for v in raws):
+        try:
+            return np.array(raws, dtype=bytes).astype(float)
+        except ValueError:
+            pass
+    return np.fromiter((_number(v) for v in raws), dtype=float, count=len(raws))
+
+
+class _KeyScanner:
+    """Finds wanted history keys in a row's bytes without decoding the row.
+
+    wandb-core writes each history item as `0x0a <item length> 0x12 <key length> key` (the key as
+    a one-element nested_key; older writers use field 1, `0x0a`) followed by `0x82 0x01 <length>
+    value_json`. A wanted key is located with `bytes.find` (C speed) and checked on both sides
+    (item header before, value_json tag after); a row where a check fails, or without `_step`, is
+    reported back (False) and decoded in full, so an unusual writer costs time, not correctness.
+    Keys with "." (nested dicts, several nested_key parts) are not scanned: see `usable`.
+    """
+
+    _STEP = b"\x12\x05_step\x82\x01"
+
+    def __init__(self, only: frozenset[str], run: OfflineRun) -> None:
+        self.run = run
+        self.patterns = []
+        for key in sorted(only):
+            raw = key.encode("utf-8")
+            self.patterns.append((key, b"\x12" + bytes((len(raw),)) + raw, b"\x0a" + bytes((len(raw),)) + raw))
+
+    @staticmethod
+    def usable(only: frozenset[str]) -> bool:
+        return all(0 < len(k.encode("utf-8")) < 128 and "." not in k and not k.startswith("_") for k in only)
+
+    @staticmethod
+    def _value(body: bytes, i: int, j: int) -> bytes | None:
+        """value_json of the item whose key pattern spans body[i:j], None if the layout differs."""
+        if not ((i >= 2 and body[i - 2] == 0x0A and body[i - 1] < 0x80)
+                or (i >= 3 and body[i - 3] == 0x0A and body[i - 2] >= 0x80 and body[i - 1] < 0x80)):  # fmt: skip
+            return None
+        if body[j : j + 2] != b"\x82\x01" or len(body) <= j + 2 or body[j + 2] >= 0x80:
+            return None
+        start = j + 3
+        return body[start : start + body[j + 2]]
+
+    def scan(self, body: bytes, num: int) -> bool:
+        i = body.find(self._STEP)
+        if i < 0:
+            return False
+        step_raw = self._value(body, i, i + len(self._STEP) - 2)
+        if step_raw is None:
+            return False
+        try:
+            step = int(step_raw)
+        except ValueError:
+            return False
+        found = []
+        for key, nested, plain in self.patterns:
+            i = body.find(nested)
+            pat = nested
+            if i < 0:
+                i = body.find(plain)
+                pat = plain
+                if i < 0:
+                    continue  # the key is not in this row
+            raw = self._value(body, i, i + len(pat))
+            if raw is None:
+                return False
+            found.append((key, raw))
+        run = self.run
+        steps, raws, last = run._steps, run._raw, run._hist_num
+        for key, raw in found:
+            lst = steps.get(key)
+            if lst is None:
+                lst = steps[key] = []
+                raws[key] = []
+            lst.append(step)
+            raws[key].append(raw)
+            last[key] = num
+        return True
 
 
 def _item_key(item: Any) -> str:
@@ -87,6 +170,11 @@ class OfflineRun:
     wandb-core writes, for every logged row, a summary record mirroring that row right before the
     history record; those mirrors are not decoded (the history row holds the same values), which
     is what makes reading a 100k-step run fast. Explicit summary writes are decoded in order.
+
+    With `only` (a set of history keys) the other keys cost nothing: each history row is searched
+    for the wanted keys' encoded bytes (`_KeyScanner`) instead of being decoded, and `history`,
+    `keys` and the history part of `summary` cover those keys only. A row in a layout the scan does
+    not know is decoded in full (same result, slower).
     """
 
     path: Path
@@ -111,6 +199,8 @@ class OfflineRun:
     _pending: Any = field(default=None, repr=False)  # a summary record that may mirror the next row
     _parsed: dict[bytes, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _summary_cache: dict[str, Any] | None = field(default=None, repr=False)
+    # history keys to keep (None = all): rows are then scanned for those keys' bytes, not decoded
+    only: frozenset[str] | None = None
 
     @property
     def finished(self) -> bool:
@@ -146,6 +236,7 @@ class OfflineRun:
         kind_of = fmt.record_kind
         history = self._history
         parse_history = pb.HistoryRecord.FromString
+        scan = _KeyScanner(self.only, self).scan if self.only is not None and _KeyScanner.usable(self.only) else None
         offset = self.offset
         try:
             for payload, end in fmt.iter_records(data, offset, verify=verify, base=base):
@@ -153,7 +244,8 @@ class OfflineRun:
                 kind, start, stop = kind_of(payload)
                 if kind == 2:  # fmt.F_HISTORY
                     self._pending = None  # the summary record before a row mirrors it
-                    history(parse_history(payload[start:stop]), count)
+                    if scan is None or not scan(bytes(payload[start:stop]), count):
+                        history(parse_history(payload[start:stop]), count)
                 else:
                     if self._pending is not None:
                         self._summary_bytes(*self._pending)
@@ -189,12 +281,15 @@ class OfflineRun:
         step = rec.step.num if rec.HasField("step") else None
         from_item = step is None
         steps, raws, last = self._steps, self._raw, self._hist_num
+        only = self.only
         for item in rec.item:
             nested = item.nested_key
             key = item.key or (nested[0] if len(nested) == 1 else ".".join(nested))
             if key[0] == "_":
                 if step is None and key == "_step":
                     step = int(_number(item.value_json))
+                continue
+            if only is not None and key not in only:
                 continue
             raw = item.value_json if item.value_json else _typed(item)
             lst = steps.get(key)
@@ -266,7 +361,7 @@ class OfflineRun:
             num, raw = latest[key]
             if self._removed.get(key, -1) > num:
                 continue
-            out[key] = _load(raw) if isinstance(raw, str) else raw
+            out[key] = _load(raw) if isinstance(raw, (str, bytes)) else raw
         self._summary_cache = out
         return out
 
@@ -278,7 +373,7 @@ class OfflineRun:
             if steps is None:
                 out[key] = Series(key, np.empty(0), np.empty(0))
                 continue
-            values = np.fromiter((_number(v) for v in self._raw[key]), dtype=float, count=len(steps))
+            values = _numbers(self._raw[key])
             xs = np.asarray(steps, dtype=float)
             xs, values = downsample(xs, values, samples)
             out[key] = Series(key, xs, values)
@@ -287,7 +382,7 @@ class OfflineRun:
     def raw_history(self, key: str) -> list[tuple[int, Any]]:
         """(step, decoded value) pairs, non-numeric values included (tables, strings)."""
         pairs = zip(self._steps.get(key, []), self._raw.get(key, []))
-        return [(s, _load(v) if isinstance(v, str) else v) for s, v in pairs]
+        return [(s, _load(v) if isinstance(v, (str, bytes)) else v) for s, v in pairs]
 
     def ref(self) -> RunRef:
         return RunRef(
@@ -318,15 +413,16 @@ def _id_from_path(path: Path) -> str:
     return stem[4:] if stem.startswith("run-") else stem
 
 
-def read_run(path: str | Path, verify: bool = True) -> OfflineRun:
-    """Read a whole `.wandb` file (or the one in a run directory)."""
+def read_run(path: str | Path, verify: bool = True, keys: Iterable[str] | None = None) -> OfflineRun:
+    """Read a whole `.wandb` file (or the one in a run directory); with `keys`, keep the history
+    of those keys only (the others are skipped without being decoded)."""
     path = Path(path)
     if path.is_dir():
         found = sorted(path.glob("run-*.wandb"))
         if not found:
             raise FileNotFoundError(f"no run-*.wandb in {path}")
         path = found[-1]
-    run = OfflineRun(path)
+    run = OfflineRun(path, only=None if keys is None else frozenset(keys))
     run.refresh(verify=verify)
     return run
 
