@@ -55,13 +55,12 @@ def _number(raw: Any) -> float:
 
 
 def _numbers(raws: list[Any]) -> np.ndarray:
-    """History values as floats: one vectorised parse when every value is a JSON number's text
-    (the usual case), else value by value (NaN for media, strings, dicts)."""
-    if raws and all(isinstance(v, bytes) for v in raws):
-        try:
-            return np.array(raws, dtype=bytes).astype(float)
-        except ValueError:
-            pass
+    """History values as floats: one C-level pass when every value is a JSON number's text (the
+    usual case), else value by value (NaN for media, strings, dicts)."""
+    try:
+        return np.fromiter(map(float, raws), dtype=float, count=len(raws))  # float() reads bytes/str
+    except (TypeError, ValueError):
+        pass
     return np.fromiter((_number(v) for v in raws), dtype=float, count=len(raws))
 
 
@@ -84,6 +83,10 @@ class _KeyScanner:
         for key in sorted(only):
             raw = key.encode("utf-8")
             self.patterns.append((key, b"\x12" + bytes((len(raw),)) + raw, b"\x0a" + bytes((len(raw),)) + raw))
+
+    def mentions(self, body: bytes) -> bool:
+        """Whether a wanted key's encoded bytes occur in `body` (False: no item of it is wanted)."""
+        return any(nested in body or plain in body for _, nested, plain in self.patterns)
 
     @staticmethod
     def usable(only: frozenset[str]) -> bool:
@@ -172,8 +175,9 @@ class OfflineRun:
     is what makes reading a 100k-step run fast. Explicit summary writes are decoded in order.
 
     With `only` (a set of history keys) the other keys cost nothing: each history row is searched
-    for the wanted keys' encoded bytes (`_KeyScanner`) instead of being decoded, and `history`,
-    `keys` and the history part of `summary` cover those keys only. A row in a layout the scan does
+    for the wanted keys' encoded bytes (`_KeyScanner`) instead of being decoded, summary records
+    without those bytes are not decoded either, and `history`, `keys` and `summary` cover those
+    keys only. A row in a layout the scan does
     not know is decoded in full (same result, slower).
     """
 
@@ -201,6 +205,7 @@ class OfflineRun:
     _summary_cache: dict[str, Any] | None = field(default=None, repr=False)
     # history keys to keep (None = all): rows are then scanned for those keys' bytes, not decoded
     only: frozenset[str] | None = None
+    _scanner: Any = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -230,13 +235,15 @@ class OfflineRun:
         with open(self.path, "rb") as fh:
             fh.seek(base)
             data = fh.read()
-        from wandb.proto import wandb_internal_pb2 as pb
+        pb = fmt.record_protos()
 
         count = self.records
         kind_of = fmt.record_kind
         history = self._history
         parse_history = pb.HistoryRecord.FromString
-        scan = _KeyScanner(self.only, self).scan if self.only is not None and _KeyScanner.usable(self.only) else None
+        if self._scanner is None and self.only is not None and _KeyScanner.usable(self.only):
+            self._scanner = _KeyScanner(self.only, self)
+        scan = self._scanner.scan if self._scanner is not None else None
         offset = self.offset
         try:
             for payload, end in fmt.iter_records(data, offset, verify=verify, base=base):
@@ -306,9 +313,11 @@ class OfflineRun:
                         steps[key][-1] = step
 
     def _summary_bytes(self, body: bytes, num: int) -> None:
+        if self._scanner is not None and not self._scanner.mentions(body):
+            return  # no wanted key in it (e.g. the per-second `_runtime` records): not decoded
         items = self._parsed.get(body)
         if items is None:
-            from wandb.proto import wandb_internal_pb2 as pb
+            pb = fmt.record_protos()
 
             rec = pb.SummaryRecord.FromString(body)
             items = [(_item_key(i), i.value_json) for i in rec.update]
@@ -318,8 +327,9 @@ class OfflineRun:
                 if len(self._parsed) > 256:
                     self._parsed.clear()
                 self._parsed[body] = items
+        only = self.only
         for key, raw in items:
-            if key.startswith(_INTERNAL):
+            if key.startswith(_INTERNAL) or (only is not None and key not in only):
                 continue
             self._sum[key] = (num, raw)
 

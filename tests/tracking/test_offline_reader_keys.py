@@ -70,3 +70,22 @@ def test_a_row_in_an_unknown_layout_is_reported_for_full_decoding():
     typed = b"\x0a\x0b\x12\x05_step\x82\x01\x013" + b"\x0a\x0c\x12\x01k\x31" + b"\x00" * 8  # k as a typed double
     assert not scanner.scan(typed, 2)
     assert not _KeyScanner.usable(frozenset(["nested.a"])) and _KeyScanner.usable(frozenset(["a/b"]))
+
+
+def test_reading_does_not_import_the_wandb_sdk(wandb_file):
+    """The reader loads wandb's protobuf modules only; a later `import wandb` still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rcstudio.tracking.offline import read_run\n"
+        f"run = read_run({str(wandb_file)!r}, keys=['train/m01'])\n"
+        "assert run.state == 'finished' and len(run.history(['train/m01'])['train/m01'].values) == 120\n"
+        "assert 'wandb' not in sys.modules and 'wandb.sdk' not in sys.modules, sorted(sys.modules)\n"
+        "import wandb\n"
+        "from wandb.proto import wandb_internal_pb2\n"
+        "assert wandb_internal_pb2 is sys.modules['wandb.proto.wandb_internal_pb2'] and hasattr(wandb, 'init')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
