@@ -95,19 +95,22 @@ class _KeyScanner:
     @staticmethod
     def _value(body: bytes, i: int, j: int) -> bytes | None:
         """value_json of the item whose key pattern spans body[i:j], None if the layout differs."""
-        if not ((i >= 2 and body[i - 2] == 0x0A and body[i - 1] < 0x80)
-                or (i >= 3 and body[i - 3] == 0x0A and body[i - 2] >= 0x80 and body[i - 1] < 0x80)):  # fmt: skip
+        if body[i - 2 : i - 1] != b"\x0a" or body[i - 1] >= 0x80:  # item tag, 1-byte item length
+            if not (i >= 3 and body[i - 3] == 0x0A and body[i - 2] >= 0x80 and body[i - 1] < 0x80):
+                return None
+        if body[j : j + 2] != b"\x82\x01":
             return None
-        if body[j : j + 2] != b"\x82\x01" or len(body) <= j + 2 or body[j + 2] >= 0x80:
+        length = body[j + 2] if len(body) > j + 2 else 0x80
+        if length >= 0x80:
             return None
-        start = j + 3
-        return body[start : start + body[j + 2]]
+        return body[j + 3 : j + 3 + length]
 
     def scan(self, body: bytes, num: int) -> bool:
+        value = self._value
         i = body.find(self._STEP)
         if i < 0:
             return False
-        step_raw = self._value(body, i, i + len(self._STEP) - 2)
+        step_raw = value(body, i, i + 7)  # 7 = len(_STEP) less the two bytes of the value tag
         if step_raw is None:
             return False
         try:
@@ -117,13 +120,13 @@ class _KeyScanner:
         found = []
         for key, nested, plain in self.patterns:
             i = body.find(nested)
-            pat = nested
-            if i < 0:
+            if i >= 0:
+                raw = value(body, i, i + len(nested))
+            else:
                 i = body.find(plain)
-                pat = plain
                 if i < 0:
                     continue  # the key is not in this row
-            raw = self._value(body, i, i + len(pat))
+                raw = value(body, i, i + len(plain))
             if raw is None:
                 return False
             found.append((key, raw))
@@ -255,18 +258,17 @@ class OfflineRun:
                         history(parse_history(payload[start:stop]), count)
                 else:
                     if self._pending is not None:
-                        self._summary_bytes(*self._pending)
-                        self._pending = None
+                        self._summary_pending()
                     if kind == fmt.F_SUMMARY:
-                        self._pending = (bytes(payload[start:stop]), count)
+                        # copied only if not dropped as the next row's mirror (most are)
+                        self._pending = (payload, start, stop, count)
                     elif kind:
                         self._other(pb, kind, payload[start:stop], count)
                 offset = end
         finally:
             self.offset = offset
         if self._pending is not None:
-            self._summary_bytes(*self._pending)
-            self._pending = None
+            self._summary_pending()
         read = count - self.records
         self.records = count
         if read:
@@ -311,6 +313,11 @@ class OfflineRun:
                 for key, n in last.items():
                     if n == num and steps[key][-1] is None:
                         steps[key][-1] = step
+
+    def _summary_pending(self) -> None:
+        payload, start, stop, num = self._pending
+        self._pending = None
+        self._summary_bytes(bytes(payload[start:stop]), num)
 
     def _summary_bytes(self, body: bytes, num: int) -> None:
         if self._scanner is not None and not self._scanner.mentions(body):
