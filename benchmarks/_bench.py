@@ -35,6 +35,17 @@ def baseline_unavailable(why: str) -> None:
     sys.exit(BASELINE_UNAVAILABLE)
 
 
+def probe(argv: Sequence[str], what: str, env: dict | None = None, timeout: float = 300) -> str:
+    """Run a baseline's smoke command; if it cannot start or fails, exit 3 saying so. -> stdout."""
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, env=env, timeout=timeout)
+    except OSError as exc:
+        baseline_unavailable(f"{what}: cannot run {argv[0]}: {exc}")
+    if proc.returncode:
+        baseline_unavailable(f"{what}: `{' '.join(argv[:3])} ...` failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+    return proc.stdout
+
+
 def add_common_args(parser: argparse.ArgumentParser, repeat: int = 3) -> None:
     parser.add_argument("--repeat", type=int, default=repeat, help="interleaved samples per side (median reported)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON result (default: a new temp folder)")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -91,13 +90,7 @@ def main() -> None:
     _bench.add_common_args(ap)
     args = ap.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    try:
-        probe = subprocess.run([args.python, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
-    except OSError as exc:
-        _bench.baseline_unavailable(f"cannot start {args.python}: {exc}")
-    if probe.returncode:
-        _bench.baseline_unavailable(f"{args.python} cannot load sentence-transformers and the packaged model: "
-                                    f"{probe.stderr.strip()[-300:]}")  # fmt: skip
+    _bench.probe([args.python, "-c", PROBE], "the bare sentence-transformers baseline (and its packaged model)", env=env)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-embedding-"))
     data = tmp / "data.jsonl"

@@ -130,6 +130,7 @@ def main() -> None:
         phase_worker(Path(args.phase_worker[0]), args.phase_worker[1], int(args.phase_worker[2]))
         return
 
+    _bench.probe([args.python, "-c", "import aiohttp"], "the bare aiohttp client baseline")
     tmp = Path(tempfile.mkdtemp(prefix="bench-llm-matcher-"))
     data = tmp / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in make_items(args.items)))
@@ -137,9 +138,6 @@ def main() -> None:
     write_prompts(data, prompts)
     raw_client = tmp / "raw_client.py"
     raw_client.write_text(RAW_CLIENT)
-    probe = subprocess.run([args.python, "-c", "import aiohttp"], capture_output=True, text=True)
-    if probe.returncode:
-        _bench.baseline_unavailable(f"{args.python} cannot import aiohttp for the bare-client baseline: {probe.stderr.strip()[-300:]}")
 
     server = subprocess.Popen(
         [sys.executable, "-m", "rcstudio.testing.openai_stub", "--latency", str(args.latency), "--responder", "matrix"],

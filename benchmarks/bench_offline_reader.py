@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -82,9 +81,7 @@ def main() -> None:
     exe = shutil.which(args.wandb)
     if exe is None:
         _bench.baseline_unavailable(f"no `{args.wandb}` command on PATH for `wandb leet inspect`")
-    probe = subprocess.run([exe, "leet", "inspect", "--help"], capture_output=True, text=True)
-    if probe.returncode:
-        _bench.baseline_unavailable(f"`{exe} leet inspect` does not run: {(probe.stderr or probe.stdout).strip()[-300:]}")
+    _bench.probe([exe, "leet", "inspect", "--help"], "the `wandb leet inspect` baseline")
 
     results = {}
     for metrics in args.metrics:

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -119,9 +118,7 @@ def first_page_spec(now: float) -> dict:
 
 
 def bench_table(sizes: list[int], repeat: int, results: dict) -> None:
-    probe = subprocess.run([sys.executable, "-c", "import textual.app, textual.widgets"], capture_output=True, text=True)
-    if probe.returncode:
-        _bench.baseline_unavailable(f"Textual does not import for the bare-table baseline: {probe.stderr.strip()[-300:]}")
+    _bench.probe([sys.executable, "-c", "import textual.app, textual.widgets"], "the bare Textual DataTable baseline")
     for n in sizes:
         home = populate(n)
         spec_file = home / "first_page.json"
