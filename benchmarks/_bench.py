@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 BASELINE_UNAVAILABLE = 3  # exit status when the baseline cannot be measured
+# CPU seconds (user + system) of each finished process, by its `what`: on a loaded machine wall
+# clock mostly measures the queue for a core, CPU time what the process itself did
+CPU: dict[str, list[float]] = {}
 
 
 def load() -> str:
@@ -87,12 +91,21 @@ def run_process(argv: Sequence[str], *, env: dict | None = None, timeout: float 
     Bytecode caching is on (PYTHONDONTWRITEBYTECODE dropped), as for an installed package."""
     env = dict(os.environ if env is None else env)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files; so do we
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(list(argv), capture_output=True, text=True, env=env, timeout=timeout)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(what or argv[0], []).append(
+        (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     if proc.returncode:
         raise SystemExit(f"{what or argv[0]} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return wall, proc.stdout
+
+
+def cpu_line(what: str) -> str:
+    times = CPU.get(what)
+    return f"CPU {fmt(times)}" if times else "CPU n/a"
 
 
 def write_result(out: Path | None, name: str, payload: dict) -> Path:
@@ -105,7 +118,7 @@ def write_result(out: Path | None, name: str, payload: dict) -> Path:
     while path.exists():
         path = folder / f"{name}-{stamp}-{i}.json"
         i += 1
-    payload = {"load_at_end": load(), "python": sys.version.split()[0], **payload}
+    payload = {"load_at_end": load(), "python": sys.version.split()[0], "cpu_s": CPU, **payload}
     with path.open("x", encoding="utf-8") as fh:  # "x": fails rather than overwrite
         fh.write(json.dumps(payload, indent=2, default=str) + "\n")
     print(f"results: {path}")

@@ -70,7 +70,7 @@ def main() -> None:
     for name, times in samples.items():
         verdict = "" if name.startswith("floor") else (
             f" -> {_bench.ratio(times, floor):.2f}x the floor; target < 0.5 s: {'met' if _bench.summary(times)['median'] < 0.5 else 'MISSED'}")
-        print(f"{name:<40} {_bench.fmt(times)}{verdict}")
+        print(f"{name:<40} {_bench.fmt(times)}{verdict}; {_bench.cpu_line(name)}")
     _bench.write_result(args.out, "bench_cli_start", {"loads": loads, "samples": samples})
 
 

@@ -115,8 +115,10 @@ def main() -> None:
     r = _bench.ratio(samples["rcstudio"], samples["bare"])
     print(f"{args.items} items, {len(sentences)} unique sentences; {args.repeat} interleaved rounds; "
           f"{loads[0]} at the start, {_bench.load()} at the end")  # fmt: skip
-    print(f"WHOLE COMMAND `rcstudio score --matcher embedding` (fresh process): {_bench.fmt(samples['rcstudio'])}")
-    print(f"baseline, bare sentence-transformers script, one encode of the unique sentences: {_bench.fmt(samples['bare'])}")
+    print(f"WHOLE COMMAND `rcstudio score --matcher embedding` (fresh process): {_bench.fmt(samples['rcstudio'])}; "
+          f"{_bench.cpu_line('rcstudio score')}")  # fmt: skip
+    print(f"baseline, bare sentence-transformers script, one encode of the unique sentences: {_bench.fmt(samples['bare'])}; "
+          f"{_bench.cpu_line('bare encode')}")  # fmt: skip
     print(f"-> {r:.2f}x the baseline (target <= 1.1x: {'met' if r <= 1.1 else 'MISSED'})")
     _bench.write_result(args.out, "bench_embedding_matcher", {
         "args": {k: str(v) for k, v in vars(args).items()}, "sentences": len(sentences), "loads": loads,

@@ -195,12 +195,14 @@ def main() -> None:
     print(f"ideal items x latency / concurrency: {ideal:.3f} s")
     print(f"WHOLE COMMAND `rcstudio score --matcher llm`, cold cache (fresh process, wall): {_bench.fmt(whole)}"
           f" -> {_bench.ratio(whole, ideal):.2f}x the ideal (target <= 1.25x: "
-          f"{'met' if _bench.ratio(whole, ideal) <= 1.25 else 'MISSED'}); requests per run {requests_seen['cold']}")  # fmt: skip
-    print(f"WHOLE COMMAND, cached rerun: {_bench.fmt(samples['cached'])}, requests per run {requests_seen['cached']} "
+          f"{'met' if _bench.ratio(whole, ideal) <= 1.25 else 'MISSED'}); requests per run {requests_seen['cold']}; "
+          f"{_bench.cpu_line('rcstudio score')}")  # fmt: skip
+    print(f"WHOLE COMMAND, cached rerun: {_bench.fmt(samples['cached'])}, requests per run {requests_seen['cached']}, "
+          f"{_bench.cpu_line('rcstudio score (rerun)')} "
           f"(target < 1 s, 0 requests: "
           f"{'met' if max(samples['cached']) < 1 and not any(requests_seen['cached']) else 'MISSED'})")  # fmt: skip
     print(f"baseline, bare aiohttp client as a whole process: {_bench.fmt(bare_s)} ({_bench.ratio(bare_s, ideal):.2f}x the ideal)"
-          f" -> rcstudio is {_bench.ratio(whole, bare_s):.2f}x the bare client")  # fmt: skip
+          f" -> rcstudio is {_bench.ratio(whole, bare_s):.2f}x the bare client; {_bench.cpu_line('bare aiohttp client')}")  # fmt: skip
     print(f"PHASE figure (matcher.match alone, imports excluded): {_bench.fmt(samples['phase'])} "
           f"-> {_bench.ratio(samples['phase'], ideal):.2f}x the ideal")  # fmt: skip
     _bench.write_result(args.out, "bench_llm_matcher", {

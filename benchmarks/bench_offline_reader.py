@@ -90,13 +90,13 @@ def main() -> None:
         env = dict(os.environ)
 
         def ours(path=path, keys=keys) -> float:
-            wall, out = _bench.run_process([sys.executable, "-c", OURS, str(path), json.dumps(keys)], env=env, what="rcstudio reader")
+            wall, out = _bench.run_process([sys.executable, "-c", OURS, str(path), json.dumps(keys)], env=env, what=f"rcstudio reader {metrics}")
             counts = json.loads(out.strip().splitlines()[-1])
             assert all(n == args.steps for n in counts.values()), counts
             return wall
 
         def leet(path=path) -> float:
-            return _bench.run_process([exe, "leet", "inspect", "--json", str(path)], what="wandb leet inspect")[0]
+            return _bench.run_process([exe, "leet", "inspect", "--json", str(path)], what=f"wandb leet inspect {metrics}")[0]
 
         samples, loads = _bench.interleave({"rcstudio": ours, "leet": leet}, args.repeat)
         speedup = 1 / _bench.ratio(samples["rcstudio"], samples["leet"])
@@ -104,8 +104,10 @@ def main() -> None:
                             "loads": loads, "speedup": speedup}  # fmt: skip
         print(f"\n{args.steps} steps x {metrics} metrics ({path.stat().st_size / 1e6:.1f} MB), rcstudio reads {len(keys)} of them; "
               f"{loads[0]} at the start of the rounds")  # fmt: skip
-        print(f"  rcstudio reader, fresh process (imports included): {_bench.fmt(samples['rcstudio'])}")
-        print(f"  baseline `wandb leet inspect --json` (output discarded): {_bench.fmt(samples['leet'])}")
+        print(f"  rcstudio reader, fresh process (imports included): {_bench.fmt(samples['rcstudio'])}; "
+              f"{_bench.cpu_line(f'rcstudio reader {metrics}')}")  # fmt: skip
+        print(f"  baseline `wandb leet inspect --json` (output discarded): {_bench.fmt(samples['leet'])}; "
+              f"{_bench.cpu_line(f'wandb leet inspect {metrics}')}")  # fmt: skip
         print(f"  -> rcstudio is {speedup:.1f}x faster (target >= 8x: {'met' if speedup >= 8 else 'MISSED'}); load now {_bench.load()}")
     _bench.write_result(args.out, "bench_offline_reader", {"args": vars(args), "results": results})
 

@@ -127,12 +127,12 @@ def bench_table(sizes: list[int], repeat: int, results: dict) -> None:
         env = {**os.environ, "RCSTUDIO_HOME": str(home)}
 
         def ours() -> float:
-            wall, out = _bench.run_process([sys.executable, "-c", OURS], env=env, what="rcstudio dashboard")
+            wall, out = _bench.run_process([sys.executable, "-c", OURS], env=env, what=f"rcstudio dashboard {n}")
             assert int(out.split()[-1]) == len(spec["rows"]), out
             return wall
 
         def bare() -> float:
-            wall, out = _bench.run_process([sys.executable, "-c", BARE, str(spec_file)], env=env, what="bare DataTable")
+            wall, out = _bench.run_process([sys.executable, "-c", BARE, str(spec_file)], env=env, what=f"bare DataTable {n}")
             assert int(out.split()[-1]) == len(spec["rows"]), out
             return wall
 
@@ -140,7 +140,8 @@ def bench_table(sizes: list[int], repeat: int, results: dict) -> None:
         r = _bench.ratio(samples["rcstudio"], samples["bare"])
         results[f"table_{n}"] = {"samples": samples, "loads": loads, "ratio": r, "rows_shown": len(spec["rows"])}
         print(f"table first paint, {n:>6} runs in the registry ({len(spec['rows'])} rows shown), fresh processes, "
-              f"{loads[0]}:\n  rcstudio {_bench.fmt(samples['rcstudio'])}\n  bare DataTable, same rows {_bench.fmt(samples['bare'])}"
+              f"{loads[0]}:\n  rcstudio {_bench.fmt(samples['rcstudio'])}; {_bench.cpu_line(f'rcstudio dashboard {n}')}"
+              f"\n  bare DataTable, same rows {_bench.fmt(samples['bare'])}; {_bench.cpu_line(f'bare DataTable {n}')}"
               f"\n  -> {r:.2f}x (target <= 1.5x: {'met' if r <= 1.5 else 'MISSED'})")  # fmt: skip
 
 
