@@ -15,9 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.source import (
@@ -29,6 +27,9 @@ from rcstudio.tracking.source import (
     Series,
     downsample,
 )
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the dashboard's first paint needs none
+    import numpy as np
 
 _INTERNAL = "_wandb"
 
@@ -57,6 +58,8 @@ def _number(raw: Any) -> float:
 def _numbers(raws: list[Any]) -> np.ndarray:
     """History values as floats: one C-level pass when every value is a JSON number's text (the
     usual case), else value by value (NaN for media, strings, dicts)."""
+    import numpy as np
+
     try:
         return np.fromiter(map(float, raws), dtype=float, count=len(raws))  # float() reads bytes/str
     except (TypeError, ValueError):
@@ -384,6 +387,8 @@ class OfflineRun:
 
     # -- reading out -----------------------------------------------------------------------
     def history(self, keys: Iterable[str], samples: int | None = None) -> dict[str, Series]:
+        import numpy as np
+
         out: dict[str, Series] = {}
         for key in keys:
             steps = self._steps.get(key)

@@ -81,3 +81,18 @@ def test_a_cached_rerun_imports_no_http_library(tmp_path):
     )
     names = imported(code=code)
     assert "aiohttp" not in names and "openai" not in names
+
+
+def test_the_dashboards_first_paint_path_imports_no_numpy():
+    """The TUI app and its first (partial) snapshot read the registry only: numpy, the W&B SDK and
+    the spec models wait until a chart, a history or a submission needs them."""
+    code = (
+        "import sys\n"
+        "from rcstudio.tui.app import RcStudioApp\n"
+        "from rcstudio.tui.backend import Backend\n"
+        "snap = Backend(poll=lambda: None).snapshot(limit=200, poll=False)\n"
+        "assert snap.rows == []\n"
+    )
+    names = imported(code=code)
+    assert not names & {"numpy", "wandb", "torch", "openai"}, sorted(names & {"numpy", "wandb", "torch", "openai"})
+    assert "rcstudio.spec.models" not in names and "rcstudio.launch.submit" not in names
