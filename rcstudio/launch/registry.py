@@ -131,7 +131,7 @@ def _row_to_run(row: sqlite3.Row, memo: dict[str, Any] | None = None) -> RunReco
     between rows of one query: a sweep's runs repeat the same few points, tags and W&B links,
     and decoding them is most of the time of listing 10,000 runs. Only flat values are memoised,
     so the shallow copy each record gets is a full copy (records never share mutable state)."""
-    data = {k: row[k] for k in _RUN_COLUMNS}
+    data = dict(zip(row.keys(), row)) if len(row) == len(_RUN_COLUMNS) else {k: row[k] for k in _RUN_COLUMNS}
     for key in _JSON_FIELDS:
         text = data[key]
         if not text:
