@@ -21,7 +21,26 @@ _WHERE = {
     "job_ref": "submit", "plan_spec": "submit", "submit_spec": "submit",
 }  # fmt: skip
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "ACTIVE_STATES",
+    "STATES",
+    "TERMINAL_STATES",
+    "CommandTask",
+    "Executor",
+    "JobRecord",
+    "JobRef",
+    "LocalExecutor",
+    "Poller",
+    "Registry",
+    "RunRecord",
+    "SlurmExecutor",
+    "Submission",
+    "job_ref",
+    "pick_executor",
+    "plan_spec",
+    "submit_spec",
+]
+assert sorted(__all__) == sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
@@ -38,8 +57,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from rcstudio.launch.executors import Executor, LocalExecutor, SlurmExecutor, Submission, pick_executor
+    from rcstudio.launch.executors import (
+        Executor,
+        LocalExecutor,
+        SlurmExecutor,
+        Submission,
+        pick_executor,
+    )
     from rcstudio.launch.jobs import CommandTask, JobRef
     from rcstudio.launch.poller import Poller
-    from rcstudio.launch.registry import ACTIVE_STATES, STATES, TERMINAL_STATES, JobRecord, Registry, RunRecord
+    from rcstudio.launch.registry import (
+        ACTIVE_STATES,
+        STATES,
+        TERMINAL_STATES,
+        JobRecord,
+        Registry,
+        RunRecord,
+    )
     from rcstudio.launch.submit import job_ref, plan_spec, submit_spec

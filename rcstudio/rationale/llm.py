@@ -13,7 +13,7 @@ timeouts and connection errors the same way. On top of either:
   resumes where it stopped and a rerun makes zero calls (only validated replies are stored),
 * counters (`stats()`): calls, cache hits, retries, re-asks, latency.
 The API key is read from the environment variable named by `api_key_env` ("EMPTY" when unset),
-at client creation, and never logged or stored.
+when the first request opens the connection, and never logged or stored.
 """
 
 from __future__ import annotations
