@@ -1,27 +1,35 @@
-"""Dashboard speed: first paint of the runs table (1,000 and 10,000 registry runs) and a chart of
-a 100k-step metric, headless (`App.run_test`).
+"""Dashboard speed: first paint of the runs table with 1,000 and 10,000 registry runs, each side a
+fresh process; and a chart of a 100k-step metric (in-process phase figure).
 
-    python benchmarks/bench_tui.py [--sizes 1000 10000] [--points 100000]
+    python benchmarks/bench_tui.py [--sizes 1000 10000] [--points 100000] [--repeat 3] [--out DIR]
 
-Baselines, measured in the same run:
-- table: a bare Textual DataTable app given the same rows as ready-made tuples (no registry, no
-  filter/sort, no status), all of them added. The dashboard paints the newest page (200 rows) first
-  from a LIMITed registry read, then loads every run for filter/sort (also printed).
-  Targets: 1 s (1,000) and 2 s (10,000).
-- chart: plotext drawing all 100k points (no downsampling) vs MetricChart (min/max buckets to the
-  width). Target: 0.5 s.
+Table, per round, interleaved, each a fresh process timed from spawn until the table is drawn
+(headless `App.run_test`, 160x45; the process then exits at once, on both sides):
+- rcstudio: `RcStudioApp` on the registry (no scheduler poll: a test registry has no real jobs);
+- baseline: a bare Textual app with one DataTable holding exactly the rows the dashboard's first
+  paint shows (its first page, the same cells, column widths and state styles), read from a JSON
+  file - the least a Textual table of those rows costs.
+Target: rcstudio <= 1.5x the baseline. A baseline that cannot run exits 3.
+
+Chart: plotext drawing all 100k points (no downsampling) vs MetricChart (min/max buckets to the
+width), in one process after the imports. Target: 0.5 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
 
 SIZE = (160, 45)
 
@@ -47,63 +55,94 @@ def populate(n: int) -> Path:
     return home
 
 
-async def paint_ours() -> tuple[float, float]:
-    """From constructing the app (modules already imported, as for the baseline) to the table drawn."""
-    from rcstudio.tui.app import RcStudioApp
-    from rcstudio.tui.backend import Backend
-    from rcstudio.tui.widgets import RunsTable
+OURS = """
+import asyncio, os, sys
+from rcstudio.tui.app import RcStudioApp
+from rcstudio.tui.backend import Backend
+from rcstudio.tui.widgets import RunsTable
 
-    t = time.perf_counter()
+async def main():
     app = RcStudioApp(Backend(poll=lambda: None), refresh_s=0)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 45)) as pilot:
         while not (app.painted or app.loaded):
             await pilot.pause(0.005)
         await pilot.pause()
-        assert app.query_one(RunsTable).row_count > 0
-        took = time.perf_counter() - t
-        while not app.loaded:
-            await pilot.pause(0.005)
-        await pilot.pause()
-        return took, time.perf_counter() - t
+        print(app.query_one(RunsTable).row_count, flush=True)
+        os._exit(0)
 
+asyncio.run(main())
+"""
 
-async def paint_bare(rows: list[tuple]) -> float:
-    from textual.app import App
-    from textual.widgets import DataTable
+BARE = """
+import asyncio, json, os, sys
+from rich.text import Text
+from textual.app import App
+from textual.widgets import DataTable
 
-    class Bare(App):
-        def compose(self):
-            yield DataTable()
+spec = json.load(open(sys.argv[1]))
 
-        def on_mount(self):
-            table = self.query_one(DataTable)
-            table.add_columns(*[f"c{i}" for i in range(len(rows[0]))])
-            table.add_rows(rows)
+class Bare(App):
+    def compose(self):
+        yield DataTable(cursor_type="row", zebra_stripes=True)
 
-    t = time.perf_counter()
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        for header, width in zip(spec["headers"], spec["widths"]):
+            table.add_column(header, width=width)
+        state = spec["state_column"]
+        for cells in spec["rows"]:
+            cells[state] = Text(cells[state], style=spec["styles"].get(cells[state], ""))
+            table.add_row(*cells)
+
+async def main():
     app = Bare()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        return time.perf_counter() - t
+        print(app.query_one(DataTable).row_count, flush=True)
+        os._exit(0)
+
+asyncio.run(main())
+"""
 
 
-def bench_table(sizes: list[int]) -> None:
-    t = time.perf_counter()
-    import rcstudio.tui.app  # noqa: F401 - import cost reported once, outside the paint figures
+def first_page_spec(now: float) -> dict:
+    """The cells of the dashboard's first paint: its newest page, as `RunsTable` draws them."""
     from rcstudio.launch.registry import Registry
-    from rcstudio.tui.data import RunRow, row_cells
+    from rcstudio.tui.data import HEADERS, STATE_STYLE, WIDTHS, RunRow, row_cells
+    from rcstudio.tui.widgets import RunsTable
 
-    print(f"import rcstudio.tui.app (textual, plotext): {time.perf_counter() - t:.3f} s")
+    records = Registry().list_runs(limit=RunsTable.PAGE)
+    rows = [["", *row_cells(RunRow(r), now)] for r in records]
+    return {"headers": ["", *HEADERS], "widths": [1, *WIDTHS], "rows": rows, "styles": STATE_STYLE,
+            "state_column": 1 + list(HEADERS).index("State")}  # fmt: skip
 
+
+def bench_table(sizes: list[int], repeat: int, results: dict) -> None:
+    _bench.probe([sys.executable, "-c", "import textual.app, textual.widgets"], "the bare Textual DataTable baseline")
     for n in sizes:
-        populate(n)
-        rows = [row_cells(RunRow(r), time.time()) for r in Registry().list_runs()]
-        bare = asyncio.run(paint_bare(rows))
-        ours, full = asyncio.run(paint_ours())
-        target = 1.0 if n <= 1000 else 2.0
-        print(f"table first paint, {n:>6} runs: rcstudio {ours:.3f} s | bare DataTable (all rows) {bare:.3f} s "
-              f"(ratio {ours / bare:.2f}x) | target {target:.0f} s: {'met' if ours <= target else 'MISSED'} "
-              f"| all {n} runs loaded (filter/sort ready) {full:.3f} s")
+        home = populate(n)
+        spec_file = home / "first_page.json"
+        spec = first_page_spec(time.time())
+        spec_file.write_text(json.dumps(spec))
+        env = {**os.environ, "RCSTUDIO_HOME": str(home)}
+
+        def ours() -> float:
+            wall, out = _bench.run_process([sys.executable, "-c", OURS], env=env, what=f"rcstudio dashboard {n}")
+            assert int(out.split()[-1]) == len(spec["rows"]), out
+            return wall
+
+        def bare() -> float:
+            wall, out = _bench.run_process([sys.executable, "-c", BARE, str(spec_file)], env=env, what=f"bare DataTable {n}")
+            assert int(out.split()[-1]) == len(spec["rows"]), out
+            return wall
+
+        samples, loads = _bench.interleave({"rcstudio": ours, "bare": bare}, repeat)
+        r = _bench.ratio(samples["rcstudio"], samples["bare"])
+        results[f"table_{n}"] = {"samples": samples, "loads": loads, "ratio": r, "rows_shown": len(spec["rows"])}
+        print(f"table first paint, {n:>6} runs in the registry ({len(spec['rows'])} rows shown), fresh processes, "
+              f"{loads[0]}:\n  rcstudio {_bench.fmt(samples['rcstudio'])}; {_bench.cpu_line(f'rcstudio dashboard {n}')}"
+              f"\n  bare DataTable, same rows {_bench.fmt(samples['bare'])}; {_bench.cpu_line(f'bare DataTable {n}')}"
+              f"\n  -> {r:.2f}x (target <= 1.5x: {'met' if r <= 1.5 else 'MISSED'})")  # fmt: skip
 
 
 async def chart_time(points: int, downsample: bool) -> float:
@@ -136,20 +175,28 @@ async def chart_time(points: int, downsample: bool) -> float:
         return took
 
 
-def bench_chart(points: int) -> None:
+def bench_chart(points: int, results: dict) -> None:
+    import rcstudio.tui.app  # noqa: F401 - imports outside the figure (a phase figure)
+
     ours = asyncio.run(chart_time(points, True))
     full = asyncio.run(chart_time(points, False))
-    print(f"chart of a {points}-step metric: rcstudio {ours:.3f} s | plotext with every point {full:.3f} s "
-          f"(speed-up {full / ours:.1f}x) | target 0.5 s: {'met' if ours <= 0.5 else 'MISSED'}")
+    results["chart"] = {"rcstudio_s": ours, "plotext_all_points_s": full}
+    print(f"chart of a {points}-step metric (in-process phase figure, {_bench.load()}): rcstudio {ours:.3f} s | "
+          f"plotext with every point {full:.3f} s (speed-up {full / ours:.1f}x) | target 0.5 s: "
+          f"{'met' if ours <= 0.5 else 'MISSED'}")  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--points", type=int, default=100_000, help="0 skips the chart figure")
+    _bench.add_common_args(parser)
     args = parser.parse_args()
-    bench_table(args.sizes)
-    bench_chart(args.points)
+    results: dict = {}
+    bench_table(args.sizes, args.repeat, results)
+    if args.points:
+        bench_chart(args.points, results)
+    _bench.write_result(args.out, "bench_tui", {"args": vars(args), "results": results})
 
 
 if __name__ == "__main__":

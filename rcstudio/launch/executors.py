@@ -17,9 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch import slurm
 from rcstudio.launch.jobs import (
@@ -34,6 +33,9 @@ from rcstudio.launch.jobs import (
     time_to_minutes,
     write_state,
 )
+
+if TYPE_CHECKING:  # the plan type only; importing it loads the spec models (slow for `ls`)
+    from rcstudio.compile.plan import LaunchPlan
 
 
 @dataclass(frozen=True)

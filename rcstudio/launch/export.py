@@ -17,12 +17,11 @@ from typing import Any
 
 from rcstudio.errors import UserError
 from rcstudio.launch.registry import RunRecord
-from rcstudio.spec.resolved import RESOLVED_NAME
 
 SUBMISSION_FILE = "submission.json"
 VERSIONED = ("rcstudio", "submitit", "pydantic", "omegaconf", "hydra-core", "typer", "wandb", "numpy", "scipy",
              "torch", "transformers", "trl", "datasets", "sentence-transformers", "openai", "textual")
-COPIED = (RESOLVED_NAME, "compiled", "launch.json", SUBMISSION_FILE, "results")
+COPIED = ("compiled", "launch.json", SUBMISSION_FILE, "results")  # and the resolved spec, named by rcstudio.spec.resolved
 
 
 def git_info(path: Path) -> dict[str, Any] | None:
@@ -95,7 +94,9 @@ def export_run(record: RunRecord, dest: Path) -> list[Path]:
         raise UserError(f"{dest} is not empty", key="DIR", hint="export into a new or empty directory")
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in COPIED:
+    from rcstudio.spec.resolved import RESOLVED_NAME  # here: the spec package is slow to import for `ls`
+
+    for name in (RESOLVED_NAME, *COPIED):
         src = run_dir / name
         if src.is_dir():
             shutil.copytree(src, dest / name)

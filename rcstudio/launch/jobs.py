@@ -14,9 +14,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcstudio.compile.plan import LaunchPlan
+if TYPE_CHECKING:  # the plan type only; importing it loads the spec models (slow for `ls`)
+    from rcstudio.compile.plan import LaunchPlan
+
 
 LOG_STDOUT = "stdout.log"
 LOG_STDERR = "stderr.log"
@@ -50,6 +52,8 @@ def save_plan(run_dir: Path, plan: LaunchPlan) -> Path:
 
 
 def load_plan(run_dir: Path) -> LaunchPlan:
+    from rcstudio.compile.plan import LaunchPlan
+
     return LaunchPlan.from_json((Path(run_dir) / PLAN_FILE).read_text())
 
 

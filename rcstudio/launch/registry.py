@@ -173,10 +173,29 @@ _IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter
 _RUN_COLUMNS = [f.name for f in fields(RunRecord)]
 
 
-def _row_to_run(row: sqlite3.Row) -> RunRecord:
-    data = {k: row[k] for k in _RUN_COLUMNS}
+_PRIMITIVE = (str, int, float, bool, type(None))
+
+
+def _row_to_run(row: sqlite3.Row, memo: dict[str, Any] | None = None) -> RunRecord:
+    """A registry row as a RunRecord. `memo` (text -> decoded value) shares the JSON decoding
+    between rows of one query: a sweep's runs repeat the same few points, tags and W&B links,
+    and decoding them is most of the time of listing 10,000 runs. Only flat values are memoised,
+    so the shallow copy each record gets is a full copy (records never share mutable state)."""
+    data = dict(zip(row.keys(), row)) if len(row) == len(_RUN_COLUMNS) else {k: row[k] for k in _RUN_COLUMNS}
     for key in _JSON_FIELDS:
-        data[key] = json.loads(data[key]) if data[key] else ({} if key != "tags" else [])
+        text = data[key]
+        if not text:
+            data[key] = {} if key != "tags" else []
+            continue
+        hit = memo.get(text) if memo is not None else None
+        if hit is None:
+            hit = json.loads(text)
+            values = hit.values() if isinstance(hit, dict) else hit
+            if memo is None or not isinstance(hit, (dict, list)) or not all(isinstance(v, _PRIMITIVE) for v in values):
+                data[key] = hit
+                continue
+            memo[text] = hit
+        data[key] = hit.copy()
     return RunRecord(**data)
 
 
@@ -415,7 +434,8 @@ class Registry:
             args.append(int(limit))
         with self._connect() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [_row_to_run(r) for r in rows]
+        memo: dict[str, Any] = {}
+        return [_row_to_run(r, memo) for r in rows]
 
     def unfinished(self) -> list[RunRecord]:
         return self.list_runs(state=sorted(ACTIVE_STATES))

@@ -21,16 +21,18 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio import paths
-from rcstudio.compile.plan import LaunchPlan
 from rcstudio.errors import UserError
 from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
 from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
 from rcstudio.launch.orphans import reap_stale_claims
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
+
+if TYPE_CHECKING:  # the plan type only; importing it loads the spec models (slow for `ls`)
+    from rcstudio.compile.plan import LaunchPlan
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
 CONFIRM_RUNS = 100  # `submit` asks before writing more run dirs than this (--yes skips the question)
@@ -190,6 +192,8 @@ def plan_spec(
             parent = root / run.spec.experiment.name
             run = _claim(run, parent, force, registry, Path(path))
             run_dir = parent / run.run_id
+            from rcstudio.compile.plan import LaunchPlan
+
             prepared = PreparedRun(run, run_dir, LaunchPlan(), True)
             plan.runs.append(prepared)
             # The claim makes this dir ours: anything in it was left by a killed submit (adopted).

@@ -1,6 +1,9 @@
 """Async client for any OpenAI-compatible chat endpoint (vLLM, SGLang, OpenAI), built for batch scoring.
 
-What it adds over `openai.AsyncOpenAI` (which it uses with `max_retries=0`):
+Two HTTP transports: "aiohttp" (the default) posts the JSON body itself on one pooled
+`aiohttp.ClientSession` - no `openai` import (about 1 s of start-up a scoring command would pay for
+nothing); "httpx" goes through `openai.AsyncOpenAI` (`max_retries=0`). Both map status codes,
+timeouts and connection errors the same way. On top of either:
 * a concurrency cap (`asyncio.Semaphore`),
 * its own retries with exponential backoff + jitter on 429 (honouring Retry-After), 5xx,
   timeouts, connection errors and malformed bodies - so the behaviour is visible and testable,
@@ -10,7 +13,7 @@ What it adds over `openai.AsyncOpenAI` (which it uses with `max_retries=0`):
   resumes where it stopped and a rerun makes zero calls (only validated replies are stored),
 * counters (`stats()`): calls, cache hits, retries, re-asks, latency.
 The API key is read from the environment variable named by `api_key_env` ("EMPTY" when unset),
-at client creation, and never logged or stored.
+when the first request opens the connection, and never logged or stored.
 """
 
 from __future__ import annotations
@@ -53,9 +56,9 @@ class LLMConfig:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     extra_body: dict[str, Any] = field(default_factory=dict)
-    # HTTP transport under the openai client: "aiohttp" (the SDK's aiohttp transport; about half the
-    # client CPU per request - what keeps 64 requests in flight on a 2-core host) or "httpx" (the
-    # SDK's default). Both honour timeouts and map errors the same way.
+    # HTTP transport: "aiohttp" (bare aiohttp, no SDK: the least client CPU per request - what keeps
+    # 64 requests in flight on a 2-core host - and no `openai` import) or "httpx" (the openai SDK's
+    # default client). Both honour timeouts and map errors the same way.
     transport: str = "aiohttp"
 
     @classmethod
@@ -204,13 +207,112 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+def _retry_after(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _error_message(content: bytes) -> str:
+    """The endpoint's own error text (OpenAI-style `{"error": {"message": ...}}`), else the body."""
+    text = content.decode("utf-8", "replace")
+    try:
+        err = json.loads(text).get("error")
+        return str(err.get("message", err) if isinstance(err, dict) else err or text)[:500]
+    except (ValueError, AttributeError):
+        return text[:500]
+
+
+# A poster sends one chat-completions body and returns (status, retry-after seconds, body bytes,
+# error message); it raises _Transient for timeouts and connection failures. One per event loop.
+PostResult = tuple[int, "float | None", bytes, str]
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (None when unset or bypassed by NO_PROXY)."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+class _AiohttpPoster:
+    """POST /chat/completions on one pooled aiohttp session: the wire protocol is a JSON body and a
+    bearer token, which needs no SDK."""
+
+    def __init__(self, base_url: str, api_key: str, size: int, timeout_s: float) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._timeout_s = timeout_s
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=size),
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        )
+        # HTTP(S)_PROXY / NO_PROXY as httpx honours them, looked up once here: aiohttp's own
+        # `trust_env` repeats the lookup (and a .netrc read) in a thread for every request
+        self._proxy = _proxy_for(self._url)
+
+    async def post(self, body: dict) -> PostResult:
+        aiohttp = self._aiohttp
+        try:
+            async with self._session.post(self._url, data=json.dumps(body), headers=self._headers, proxy=self._proxy) as resp:
+                content = await resp.read()
+                status = resp.status
+                retry_after = _retry_after(resp.headers.get("retry-after"))
+        except asyncio.TimeoutError:
+            raise _Transient(f"timed out after {self._timeout_s}s") from None
+        except aiohttp.ClientError as exc:
+            raise _Transient(f"connection error: {type(exc).__name__}") from exc
+        return status, retry_after, content, _error_message(content) if status >= 400 else ""
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+class _OpenAIPoster:
+    """The same POST through `openai.AsyncOpenAI`'s generic `post` (its httpx client, auth and
+    timeouts, without the typed request/response models)."""
+
+    def __init__(self, base_url: str, api_key: str, size: int, timeout_s: float) -> None:
+        import httpx2
+        import openai
+
+        self._openai = openai
+        self._raw_type = httpx2.Response
+        self._timeout_s = timeout_s
+        limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout_s),
+        )
+
+    async def post(self, body: dict) -> PostResult:
+        openai = self._openai
+        try:
+            resp = await self._client.post("/chat/completions", cast_to=self._raw_type, body=body)
+        except openai.APITimeoutError:
+            raise _Transient(f"timed out after {self._timeout_s}s") from None
+        except openai.APIConnectionError as exc:
+            raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc
+        except openai.APIStatusError as exc:
+            headers = exc.response.headers if exc.response is not None else {}
+            return exc.status_code, _retry_after(headers.get("retry-after")), b"", exc.message
+        return resp.status_code, None, resp.content, ""
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 class LLMClient:
@@ -219,12 +321,12 @@ class LLMClient:
     def __init__(self, cfg: LLMConfig, cache: ResponseCache | None = None) -> None:
         if not cfg.base_url:
             raise ValueError("LLMConfig.base_url is empty: name an OpenAI-compatible endpoint")
+        if cfg.transport not in ("aiohttp", "httpx"):
+            raise ValueError(f"unknown LLM transport {cfg.transport!r} (aiohttp | httpx)")
         self.cfg = cfg
         self.cache = cache
-        import openai  # noqa: F401  (a second or more: pay it here, not inside the first request)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
-        self._raw_type: Any = None
         self._sem: asyncio.Semaphore | None = None
         self.calls = 0
         self.cache_hits = 0
@@ -239,25 +341,17 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
-        import httpx2
-        import openai
-
         self._loop = loop
-        self._raw_type = httpx2.Response
-        size = max(1, int(self.cfg.concurrency))
-        limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-        if self.cfg.transport == "aiohttp":
-            http_client = openai.DefaultAioHttpClient(limits=limits, timeout=self.cfg.timeout_s)
-        else:
-            http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.cfg.timeout_s)
-        self._client = openai.AsyncOpenAI(
-            base_url=self.cfg.base_url,
-            api_key=os.environ.get(self.cfg.api_key_env) or "EMPTY",
-            timeout=self.cfg.timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
-        self._sem = asyncio.Semaphore(size)
+        self._client = None  # opened by the first request: a fully cached run never imports HTTP code
+        self._sem = asyncio.Semaphore(max(1, int(self.cfg.concurrency)))
+
+    def _poster(self) -> Any:
+        if self._client is None:
+            size = max(1, int(self.cfg.concurrency))
+            api_key = os.environ.get(self.cfg.api_key_env) or "EMPTY"
+            kind = _AiohttpPoster if self.cfg.transport == "aiohttp" else _OpenAIPoster
+            self._client = kind(self.cfg.base_url, api_key, size, self.cfg.timeout_s)
+        return self._client
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * (2**attempt))
@@ -265,38 +359,29 @@ class LLMClient:
         return max(delay, retry_after or 0.0)
 
     async def _request(self, messages: Sequence[dict]) -> str:
-        import openai
-
-        assert self._client is not None and self._sem is not None
+        assert self._sem is not None
+        poster = self._poster()
         async with self._sem:
             self.calls += 1
             start = time.perf_counter()
             body = {"model": self.cfg.model, "messages": list(messages), **self.cfg.params()}
+            status, retry_after, content, message = await poster.post(body)
+            if status == 429:
+                raise _Transient("429 rate limited", retry_after)
+            if status >= 500 or status in (408, 409):
+                raise _Transient(f"HTTP {status}", retry_after)
+            if status >= 400:
+                raise LLMError(f"endpoint refused the request: HTTP {status}: {message}")
             try:
-                # the SDK's generic POST: its auth, timeouts and error mapping, without the typed
-                # request transform and response models (half the client CPU per request)
-                resp = await self._client.post("/chat/completions", cast_to=self._raw_type, body=body)
-                data = json.loads(resp.content)
-            except openai.RateLimitError as exc:
-                raise _Transient("429 rate limited", _retry_after(exc)) from exc
-            except openai.APITimeoutError as exc:
-                if "cannot connect" in str(exc.__cause__).lower():  # aiohttp reports a refused connect as a timeout
-                    raise _Transient(f"connection error: {exc.__cause__}") from exc
-                raise _Transient(f"timed out after {self.cfg.timeout_s}s") from exc
-            except openai.APIConnectionError as exc:
-                raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc
-            except openai.APIStatusError as exc:
-                if exc.status_code >= 500 or exc.status_code in (408, 409):
-                    raise _Transient(f"HTTP {exc.status_code}", _retry_after(exc)) from exc
-                raise LLMError(f"endpoint refused the request: HTTP {exc.status_code}: {exc.message}") from exc
-            except (json.JSONDecodeError, openai.APIResponseValidationError) as exc:
-                raise _Transient("malformed response body") from exc
+                data = json.loads(content)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise _Transient("malformed response body") from None
             try:
-                content = data["choices"][0]["message"].get("content")
+                text = data["choices"][0]["message"].get("content")
             except (KeyError, IndexError, TypeError, AttributeError):
                 raise _Transient("response without choices") from None
             self.latencies_ms.append((time.perf_counter() - start) * 1000)
-            return content or ""
+            return text or ""
 
     async def _call(self, messages: Sequence[dict]) -> tuple[str, int]:
         last = "unknown"
@@ -365,12 +450,14 @@ class LLMClient:
         return_exceptions: bool = False,
         description: str = "LLM calls",
         validators: Sequence[Validate] | None = None,
+        on_done: Callable[[int, Completion | BaseException], None] | None = None,
     ) -> list[Completion | BaseException]:
         """Many completions concurrently (bounded by `concurrency`), results in input order.
 
         `validators` gives one validate callback per message list (e.g. each with its own expected
         shape); otherwise `validate` applies to all. With `return_exceptions=True` a failed item
-        yields its LLMError/ValueError in place instead of failing the batch.
+        yields its LLMError/ValueError in place instead of failing the batch. `on_done(i, result)`
+        is called as each item finishes (the caller's per-item work overlaps the requests still out).
         """
         self._bind()
         results: list[Any] = [None] * len(batch)
@@ -385,6 +472,8 @@ class LLMClient:
                 if not return_exceptions:
                     raise
                 results[i] = exc
+            if on_done is not None:
+                on_done(i, results[i])
 
         tasks = [asyncio.ensure_future(one(i, m)) for i, m in enumerate(batch)]
         try:

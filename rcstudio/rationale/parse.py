@@ -19,6 +19,7 @@ Boxes inside the think block are ignored: only the answer counts.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -76,6 +77,7 @@ def flip_verdict(verdict: str) -> str:
     return _FLIP[normalize_verdict(verdict) or verdict]
 
 
+@functools.lru_cache(maxsize=4096)  # verdict strings repeat ("A>B", ...): a dict lookup after the first
 def normalize_verdict(raw: str) -> str | None:
     """Map a box's content onto one of VERDICTS, or None when it is not a verdict."""
     s = raw.strip().replace("»", ">>").replace("≫", ">>").replace("«", "<<").replace("≪", "<<")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rcstudio.rationale.matchers.base import BaseMatcher, MatchRequest
-from rcstudio.rationale.metrics import ItemMetrics, MetricSummary, bootstrap_mean, item_metrics, outcome_correct
+from rcstudio.rationale.metrics import ItemMetrics, MetricSummary, bootstrap_means, item_metrics, outcome_correct
 from rcstudio.rationale.parse import flip_verdict, normalize_verdict, parse_judgment
 from rcstudio.rationale.reward import RewardSettings, hybrid_reward
 from rcstudio.rationale.schema import PairItem
@@ -154,10 +154,11 @@ def _prepare(item: PairItem, model_name: str) -> tuple[list[str] | None, str | N
 
 def _summaries(scores: Sequence[ItemScore], bootstrap: int, seed: int) -> dict[str, MetricSummary]:
     valid = [s for s in scores if s.metrics is not None and s.skipped is None]
-    res = {name: bootstrap_mean([getattr(s.metrics, name) for s in valid], bootstrap, seed) for name in ("rc", "precision", "f1", "ap")}
-    res["oa"] = bootstrap_mean([float(s.outcome) for s in scores if s.outcome is not None and s.skipped is None], bootstrap, seed)
-    res["reward"] = bootstrap_mean([s.reward for s in valid if s.reward is not None], bootstrap, seed)
-    return res
+    names = ("rc", "precision", "f1", "ap")
+    columns = [[getattr(s.metrics, name) for s in valid] for name in names]
+    columns.append([float(s.outcome) for s in scores if s.outcome is not None and s.skipped is None])
+    columns.append([s.reward for s in valid if s.reward is not None])
+    return dict(zip((*names, "oa", "reward"), bootstrap_means(columns, bootstrap, seed)))
 
 
 def aggregate_scores(
@@ -250,23 +251,31 @@ async def ascore_items(
         if skip is None and item.human_checklist and reasons:
             requests.append(MatchRequest(item.id, list(item.human_checklist), list(reasons), bool(item.extra.get("swapped"))))
             where.append(i)
-    found = await matcher.amatch_partial(requests) if requests else []
-    matrices: dict[int, Any] = dict(zip(where, found))
+    done: dict[int, ItemScore] = {}
+
+    def score_one(i: int, mat: Any) -> ItemScore:
+        item = items[i]
+        _, verdict, format_error, _ = prepared[i]
+        if isinstance(mat, BaseException):
+            return ItemScore(item.id, item.domain, None, None, None, verdict, format_error, "matcher failed")
+        outcome = outcome_correct(verdict, item.preference)
+        return _item_score(item.id, item.domain, mat, verdict, outcome, item.preference, format_error, top_k, variant, reward)
+
+    def on_result(j: int, mat: Any) -> None:  # scored as each matrix arrives, while others are in flight
+        done[where[j]] = score_one(where[j], mat)
+
+    if requests:
+        await matcher.amatch_each(requests, on_result)
     scores: list[ItemScore] = []
     for i, (item, (reasons, verdict, format_error, skip)) in enumerate(zip(items, prepared)):
         if skip is None and not item.human_checklist:
             skip = "no human rationales"
         if skip is not None:
             scores.append(ItemScore(item.id, item.domain, None, None, None, verdict, False, skip))
-            continue
-        mat = matrices.get(i, np.zeros((len(item.human_checklist), len(reasons or []))))
-        if isinstance(mat, BaseException):
-            scores.append(ItemScore(item.id, item.domain, None, None, None, verdict, format_error, "matcher failed"))
-            continue
-        outcome = outcome_correct(verdict, item.preference)
-        scores.append(
-            _item_score(item.id, item.domain, mat, verdict, outcome, item.preference, format_error, top_k, variant, reward)
-        )
+        elif i in done:
+            scores.append(done[i])
+        else:  # no request was needed (no reasons): an all-zero matrix
+            scores.append(score_one(i, np.zeros((len(item.human_checklist), len(reasons or [])))))
     settings = {**_reward_settings(reward), "tie_policy": reward.tie_policy, "bootstrap": bootstrap, "seed": seed}
     return aggregate_scores(
         scores, model_name, variant=variant, top_k=top_k, matcher=getattr(matcher, "kind", type(matcher).__name__),

@@ -65,8 +65,11 @@ class _SyncCloser:
 def _warm(matcher: Any, section: Any) -> None:
     """Load what the first request would otherwise wait for (readiness means ready to score).
 
-    Only the embedding model needs it: an llm matcher's client already imported `openai` when built.
+    The embedding model, or the LLM client's HTTP library (it is imported by the first request
+    otherwise, so that a fully cached `rcstudio score` never imports it).
     """
+    if getattr(matcher, "kind", "") == "llm":
+        import aiohttp  # noqa: F401
     if getattr(matcher, "kind", "") == "embedding":
         from rcstudio.rationale.matchers.embedding import load_model
 

@@ -1,7 +1,8 @@
 """Gather match requests from concurrent infer calls into matcher batches.
 
 Each sequence awaits `submit(request)`; a collector takes whatever has queued within
-`max_wait_s` (up to `max_batch`) and hands it to `matcher.amatch` as one call. Batches run as
+`max_wait_s` (up to `max_batch`) and hands it to the matcher as one call (`amatch_each` when it
+has one: each sequence is answered as its own matrix arrives). Batches run as
 separate tasks, so a slow LLM batch never holds up the next one: the matcher's own concurrency
 limit bounds the calls in flight. Every batch has a deadline; a failure or timeout fails only
 the futures of that batch, and with a matcher offering `amatch_partial` only the failed items
@@ -77,6 +78,9 @@ class MatchBatcher:
         started = time.perf_counter()
         self.stats.batches += 1
         self.stats.requests += len(batch)
+        if getattr(self.matcher, "amatch_each", None) is not None:
+            await self._run_each(batch, started)
+            return
         try:
             requests = [r for r, _ in batch]
             partial = getattr(self.matcher, "amatch_partial", None)  # per-item failures, when offered
@@ -100,6 +104,39 @@ class MatchBatcher:
                 fut.set_exception(scores)
             else:
                 fut.set_result(scores)
+
+    def _deliver(self, fut: asyncio.Future, scores: Any) -> None:
+        if fut.done():
+            return
+        if isinstance(scores, BaseException):
+            self.stats.failures += 1
+            fut.set_exception(scores)
+        else:
+            fut.set_result(scores)
+
+    async def _run_each(self, batch: list[tuple[Any, asyncio.Future]], started: float) -> None:
+        """The batch through `matcher.amatch_each`: each sequence's future resolves when its own
+        matrix arrives, not when the batch's slowest does - so the actor's request holding it
+        returns, and its next one is sent, while the rest of the batch is still in flight."""
+        requests = [r for r, _ in batch]
+        try:
+            await asyncio.wait_for(
+                self.matcher.amatch_each(requests, lambda i, scores: self._deliver(batch[i][1], scores)),
+                timeout=self.timeout_s,
+            )
+        except Exception as exc:  # includes timeouts: fail what is still open, keep serving
+            open_futures = [fut for _, fut in batch if not fut.done()]
+            self.stats.failures += len(open_futures)
+            log.warning("matcher batch of %d failed (%d unanswered): %s: %s", len(batch), len(open_futures),
+                        type(exc).__name__, exc)  # fmt: skip
+            for fut in open_futures:
+                fut.set_exception(exc)
+            return
+        missing = [fut for _, fut in batch if not fut.done()]
+        for fut in missing:
+            self.stats.failures += 1
+            fut.set_exception(RuntimeError(f"matcher returned no result for {len(missing)} of {len(batch)} requests"))
+        self.stats.latency_ms.append((time.perf_counter() - started) * 1e3)  # one figure per batch
 
     async def aclose(self) -> None:
         tasks = [t for t in [self._collector, *self._running] if t is not None]

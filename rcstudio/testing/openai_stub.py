@@ -146,6 +146,7 @@ class OpenAIStub:
         app = web.Application(client_max_size=64 * 1024**2)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/stub/stats", self._stats)  # not OpenAI: lets a benchmark count requests
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
@@ -161,6 +162,10 @@ class OpenAIStub:
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "rcstudio-stub"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        with self._lock:
+            return web.json_response({"calls": self.calls, "max_in_flight": self.max_in_flight})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -15,9 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.source import (
@@ -29,6 +27,9 @@ from rcstudio.tracking.source import (
     Series,
     downsample,
 )
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the dashboard's first paint needs none
+    import numpy as np
 
 _INTERNAL = "_wandb"
 
@@ -42,7 +43,7 @@ def _load(value_json: str) -> Any:
 
 def _number(raw: Any) -> float:
     """A history value as float (NaN for non-numbers: media, strings, dicts)."""
-    if isinstance(raw, str):
+    if isinstance(raw, (str, bytes)):
         try:
             return float(raw)  # value_json of a number is a JSON number: float() reads it fast
         except ValueError:
@@ -52,6 +53,97 @@ def _number(raw: Any) -> float:
     if isinstance(raw, (int, float)):
         return float(raw)
     return float("nan")
+
+
+def _numbers(raws: list[Any]) -> np.ndarray:
+    """History values as floats: one C-level pass when every value is a JSON number's text (the
+    usual case), else value by value (NaN for media, strings, dicts)."""
+    import numpy as np
+
+    try:
+        return np.fromiter(map(float, raws), dtype=float, count=len(raws))  # float() reads bytes/str
+    except (TypeError, ValueError):
+        pass
+    return np.fromiter((_number(v) for v in raws), dtype=float, count=len(raws))
+
+
+class _KeyScanner:
+    """Finds wanted history keys in a row's bytes without decoding the row.
+
+    wandb-core writes each history item as `0x0a <item length> 0x12 <key length> key` (the key as
+    a one-element nested_key; older writers use field 1, `0x0a`) followed by `0x82 0x01 <length>
+    value_json`. A wanted key is located with `bytes.find` (C speed) and checked on both sides
+    (item header before, value_json tag after); a row where a check fails, or without `_step`, is
+    reported back (False) and decoded in full, so an unusual writer costs time, not correctness.
+    Keys with "." (nested dicts, several nested_key parts) are not scanned: see `usable`.
+    """
+
+    _STEP = b"\x12\x05_step\x82\x01"
+
+    def __init__(self, only: frozenset[str], run: OfflineRun) -> None:
+        self.run = run
+        self.patterns = []
+        for key in sorted(only):
+            raw = key.encode("utf-8")
+            self.patterns.append((key, b"\x12" + bytes((len(raw),)) + raw, b"\x0a" + bytes((len(raw),)) + raw))
+
+    def mentions(self, body: bytes) -> bool:
+        """Whether a wanted key's encoded bytes occur in `body` (False: no item of it is wanted)."""
+        return any(nested in body or plain in body for _, nested, plain in self.patterns)
+
+    @staticmethod
+    def usable(only: frozenset[str]) -> bool:
+        return all(0 < len(k.encode("utf-8")) < 128 and "." not in k and not k.startswith("_") for k in only)
+
+    @staticmethod
+    def _value(body: bytes, i: int, j: int) -> bytes | None:
+        """value_json of the item whose key pattern spans body[i:j], None if the layout differs."""
+        if body[i - 2 : i - 1] != b"\x0a" or body[i - 1] >= 0x80:  # item tag, 1-byte item length
+            if not (i >= 3 and body[i - 3] == 0x0A and body[i - 2] >= 0x80 and body[i - 1] < 0x80):
+                return None
+        if body[j : j + 2] != b"\x82\x01":
+            return None
+        length = body[j + 2] if len(body) > j + 2 else 0x80
+        if length >= 0x80:
+            return None
+        return body[j + 3 : j + 3 + length]
+
+    def scan(self, body: bytes, num: int) -> bool:
+        value = self._value
+        i = body.find(self._STEP)
+        if i < 0:
+            return False
+        step_raw = value(body, i, i + 7)  # 7 = len(_STEP) less the two bytes of the value tag
+        if step_raw is None:
+            return False
+        try:
+            step = int(step_raw)
+        except ValueError:
+            return False
+        found = []
+        for key, nested, plain in self.patterns:
+            i = body.find(nested)
+            if i >= 0:
+                raw = value(body, i, i + len(nested))
+            else:
+                i = body.find(plain)
+                if i < 0:
+                    continue  # the key is not in this row
+                raw = value(body, i, i + len(plain))
+            if raw is None:
+                return False
+            found.append((key, raw))
+        run = self.run
+        steps, raws, last = run._steps, run._raw, run._hist_num
+        for key, raw in found:
+            lst = steps.get(key)
+            if lst is None:
+                lst = steps[key] = []
+                raws[key] = []
+            lst.append(step)
+            raws[key].append(raw)
+            last[key] = num
+        return True
 
 
 def _item_key(item: Any) -> str:
@@ -87,6 +179,12 @@ class OfflineRun:
     wandb-core writes, for every logged row, a summary record mirroring that row right before the
     history record; those mirrors are not decoded (the history row holds the same values), which
     is what makes reading a 100k-step run fast. Explicit summary writes are decoded in order.
+
+    With `only` (a set of history keys) the other keys cost nothing: each history row is searched
+    for the wanted keys' encoded bytes (`_KeyScanner`) instead of being decoded, summary records
+    without those bytes are not decoded either, and `history`, `keys` and `summary` cover those
+    keys only. A row in a layout the scan does
+    not know is decoded in full (same result, slower).
     """
 
     path: Path
@@ -113,6 +211,9 @@ class OfflineRun:
     _summary_cache: dict[str, Any] | None = field(default=None, repr=False)
     # Why reading stopped early (corrupt or unreadable file): what was read before it stays usable.
     problem: str | None = None
+    # history keys to keep (None = all): rows are then scanned for those keys' bytes, not decoded
+    only: frozenset[str] | None = None
+    _scanner: Any = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -147,12 +248,16 @@ class OfflineRun:
             self.problem = f"{self.path}: cannot read: {exc.strerror or exc}"
             return 0
         from google.protobuf.message import DecodeError
-        from wandb.proto import wandb_internal_pb2 as pb
+
+        pb = fmt.record_protos()
 
         count = self.records
         kind_of = fmt.record_kind
         history = self._history
         parse_history = pb.HistoryRecord.FromString
+        if self._scanner is None and self.only is not None and _KeyScanner.usable(self.only):
+            self._scanner = _KeyScanner(self.only, self)
+        scan = self._scanner.scan if self._scanner is not None else None
         offset = self.offset
         try:
             for payload, end in fmt.iter_records(data, offset, verify=verify, base=base):
@@ -160,13 +265,14 @@ class OfflineRun:
                 kind, start, stop = kind_of(payload)
                 if kind == 2:  # fmt.F_HISTORY
                     self._pending = None  # the summary record before a row mirrors it
-                    history(parse_history(payload[start:stop]), count)
+                    if scan is None or not scan(bytes(payload[start:stop]), count):
+                        history(parse_history(payload[start:stop]), count)
                 else:
                     if self._pending is not None:
-                        self._summary_bytes(*self._pending)
-                        self._pending = None
+                        self._summary_pending()
                     if kind == fmt.F_SUMMARY:
-                        self._pending = (bytes(payload[start:stop]), count)
+                        # copied only if not dropped as the next row's mirror (most are)
+                        self._pending = (payload, start, stop, count)
                     elif kind:
                         self._other(pb, kind, payload[start:stop], count)
                 offset = end
@@ -177,8 +283,7 @@ class OfflineRun:
         finally:
             self.offset = offset
         if self._pending is not None:
-            self._summary_bytes(*self._pending)
-            self._pending = None
+            self._summary_pending()
         read = count - self.records
         self.records = count
         if read:
@@ -200,12 +305,15 @@ class OfflineRun:
         step = rec.step.num if rec.HasField("step") else None
         from_item = step is None
         steps, raws, last = self._steps, self._raw, self._hist_num
+        only = self.only
         for item in rec.item:
             nested = item.nested_key
             key = item.key or (nested[0] if len(nested) == 1 else ".".join(nested))
             if key[0] == "_":
                 if step is None and key == "_step":
                     step = int(_number(item.value_json))
+                continue
+            if only is not None and key not in only:
                 continue
             raw = item.value_json if item.value_json else _typed(item)
             lst = steps.get(key)
@@ -221,10 +329,17 @@ class OfflineRun:
                     if n == num and steps[key][-1] is None:
                         steps[key][-1] = step
 
+    def _summary_pending(self) -> None:
+        payload, start, stop, num = self._pending
+        self._pending = None
+        self._summary_bytes(bytes(payload[start:stop]), num)
+
     def _summary_bytes(self, body: bytes, num: int) -> None:
+        if self._scanner is not None and not self._scanner.mentions(body):
+            return  # no wanted key in it (e.g. the per-second `_runtime` records): not decoded
         items = self._parsed.get(body)
         if items is None:
-            from wandb.proto import wandb_internal_pb2 as pb
+            pb = fmt.record_protos()
 
             rec = pb.SummaryRecord.FromString(body)
             items = [(_item_key(i), i.value_json) for i in rec.update]
@@ -234,8 +349,9 @@ class OfflineRun:
                 if len(self._parsed) > 256:
                     self._parsed.clear()
                 self._parsed[body] = items
+        only = self.only
         for key, raw in items:
-            if key.startswith(_INTERNAL):
+            if key.startswith(_INTERNAL) or (only is not None and key not in only):
                 continue
             self._sum[key] = (num, raw)
 
@@ -277,19 +393,21 @@ class OfflineRun:
             num, raw = latest[key]
             if self._removed.get(key, -1) > num:
                 continue
-            out[key] = _load(raw) if isinstance(raw, str) else raw
+            out[key] = _load(raw) if isinstance(raw, (str, bytes)) else raw
         self._summary_cache = out
         return out
 
     # -- reading out -----------------------------------------------------------------------
     def history(self, keys: Iterable[str], samples: int | None = None) -> dict[str, Series]:
+        import numpy as np
+
         out: dict[str, Series] = {}
         for key in keys:
             steps = self._steps.get(key)
             if steps is None:
                 out[key] = Series(key, np.empty(0), np.empty(0))
                 continue
-            values = np.fromiter((_number(v) for v in self._raw[key]), dtype=float, count=len(steps))
+            values = _numbers(self._raw[key])
             xs = np.asarray(steps, dtype=float)
             xs, values = downsample(xs, values, samples)
             out[key] = Series(key, xs, values)
@@ -298,7 +416,7 @@ class OfflineRun:
     def raw_history(self, key: str) -> list[tuple[int, Any]]:
         """(step, decoded value) pairs, non-numeric values included (tables, strings)."""
         pairs = zip(self._steps.get(key, []), self._raw.get(key, []))
-        return [(s, _load(v) if isinstance(v, str) else v) for s, v in pairs]
+        return [(s, _load(v) if isinstance(v, (str, bytes)) else v) for s, v in pairs]
 
     def ref(self) -> RunRef:
         return RunRef(
@@ -329,15 +447,16 @@ def _id_from_path(path: Path) -> str:
     return stem[4:] if stem.startswith("run-") else stem
 
 
-def read_run(path: str | Path, verify: bool = True) -> OfflineRun:
-    """Read a whole `.wandb` file (or the one in a run directory)."""
+def read_run(path: str | Path, verify: bool = True, keys: Iterable[str] | None = None) -> OfflineRun:
+    """Read a whole `.wandb` file (or the one in a run directory); with `keys`, keep the history
+    of those keys only (the others are skipped without being decoded)."""
     path = Path(path)
     if path.is_dir():
         found = sorted(path.glob("run-*.wandb"))
         if not found:
             raise FileNotFoundError(f"no run-*.wandb in {path}")
         path = found[-1]
-    run = OfflineRun(path)
+    run = OfflineRun(path, only=None if keys is None else frozenset(keys))
     run.refresh(verify=verify)
     if run.problem and not run.records:
         from rcstudio.errors import UserError

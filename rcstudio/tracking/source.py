@@ -11,9 +11,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: listing runs needs none
+    import numpy as np
 
 # W&B run states, as the W&B API spells them
 RUNNING, FINISHED, FAILED, CRASHED, KILLED = "running", "finished", "failed", "crashed", "killed"
@@ -91,6 +92,8 @@ def downsample(steps: np.ndarray, values: np.ndarray, samples: int | None) -> tu
 
     Pure numpy (no per-point Python), so a 100k-step metric fits a terminal width in milliseconds.
     """
+    import numpy as np
+
     n = len(steps)
     if samples is None or samples <= 0 or n <= samples:
         return steps, values

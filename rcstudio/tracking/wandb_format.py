@@ -19,8 +19,10 @@ whose chunks are still being written.
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 IDENT = b":W&B"
 MAGIC = 0xBEE1
@@ -204,3 +206,42 @@ def record_kind(payload: bytes | memoryview) -> tuple[int, int, int]:
         else:
             raise WandbFormatError(f"unsupported protobuf wire type {wire}")
     return 0, 0, 0
+
+
+def record_protos() -> Any:
+    """wandb's `wandb_internal_pb2` (the `Record` messages) without running `import wandb`.
+
+    The generated protobuf modules need only `google.protobuf`, but importing them the usual way
+    runs `wandb/__init__.py`, which loads the whole SDK (about a second) - more than reading a
+    100k-step run takes. So the packages above them are stood in for by bare namespace modules
+    while they load, then removed again: a later `import wandb` runs its real `__init__` and finds
+    the protobuf modules already loaded (they must not be loaded twice: their descriptors are
+    registered in one global pool). With the SDK already imported, the plain import is used.
+    """
+    name = "wandb.proto.wandb_internal_pb2"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "wandb" in sys.modules:
+        from wandb.proto import wandb_internal_pb2
+
+        return wandb_internal_pb2
+    import importlib
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("wandb")  # finds the package without executing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("wandb is not installed (its protobuf definitions read .wandb files)")
+    root = list(spec.submodule_search_locations)[0]
+    stand_ins = {}
+    for pkg, path in (("wandb", root), ("wandb.proto", f"{root}/proto")):
+        module = types.ModuleType(pkg)
+        module.__path__ = [path]
+        stand_ins[pkg] = module
+        sys.modules[pkg] = module
+    try:
+        return importlib.import_module(name)
+    finally:
+        for pkg, module in stand_ins.items():
+            if sys.modules.get(pkg) is module:
+                del sys.modules[pkg]

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcstudio.tracking.links import Linker
 from rcstudio.tui.data import RunRow
+
+if TYPE_CHECKING:
+    from rcstudio.tracking.links import Linker
 
 SLOW_S = 2.0
 
@@ -66,9 +68,18 @@ class Backend:
         self.registry = registry
         self._poll = poll if poll is not None else self._default_poll
         self.metrics = metrics
-        self.linker = linker or Linker()
+        self._linker = linker
         self._metric_cache: dict[str, dict[str, Any]] = {}
         self._poller: Any = None
+
+    @property
+    def linker(self) -> Linker:
+        """Run -> W&B source; built on first use (its import chain is not needed to paint rows)."""
+        if self._linker is None:
+            from rcstudio.tracking.links import Linker
+
+            self._linker = Linker()
+        return self._linker
 
     # -- refresh ---------------------------------------------------------------------------
     def _default_poll(self) -> Any:

@@ -7,7 +7,7 @@ levels {0, .25, .5, .75, 1} of method.md 4; a matrix file may hold any value in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,6 +47,15 @@ class BaseMatcher:
 
     async def amatch_partial(self, requests: Sequence[MatchRequest]) -> list[np.ndarray | Exception]:
         raise NotImplementedError
+
+    async def amatch_each(
+        self, requests: Sequence[MatchRequest], on_result: Callable[[int, np.ndarray | Exception], None]
+    ) -> None:
+        """`amatch_partial`, handing each request's result to `on_result(index, result)` as soon as
+        it is ready (so a caller can score early items while later ones are still in flight).
+        This default hands them all over at the end; the LLM matcher streams them."""
+        for i, res in enumerate(await self.amatch_partial(requests)):
+            on_result(i, res)
 
     async def amatch(self, requests: Sequence[MatchRequest]) -> list[np.ndarray]:
         """Matrices for every request, or MatchError naming the first item that failed."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from rcstudio.rationale.llm import LLMClient, LLMConfig, ResponseCache
-from rcstudio.rationale.matchers.base import LEVELS, BaseMatcher, MatchRequest, empty_scores
+from rcstudio.rationale.matchers.base import BaseMatcher, MatchRequest, empty_scores
 
 _RUBRIC = """You grade how well a judge's reasons reproduce human rationales about a comparison of two responses.
 
@@ -80,7 +80,7 @@ def parse_match_reply(text: str, n: int, k: int) -> np.ndarray:
         arr = np.array(data, dtype=float).reshape(n, k)
     except (TypeError, ValueError):
         raise ValueError("every score must be a number") from None
-    snapped = np.array(LEVELS)[np.abs(arr[..., None] - np.array(LEVELS)).argmin(-1)] if arr.size else arr
+    snapped = np.clip(np.round(arr * 4) / 4, 0.0, 1.0)  # the nearest level (LEVELS are the quarters)
     if arr.size and np.abs(snapped - arr).max() > 1e-6:
         bad = arr[np.abs(snapped - arr) > 1e-6][0]
         raise ValueError(f"score {bad:g} is not one of 0, 0.25, 0.5, 0.75, 1")
@@ -98,26 +98,39 @@ class LLMMatcher(BaseMatcher):
 
     async def amatch_partial(self, requests: Sequence[MatchRequest]) -> list[np.ndarray | Exception]:
         out: list[Any] = [None] * len(requests)
+
+        def keep(i: int, res: np.ndarray | Exception) -> None:
+            out[i] = res
+
+        await self.amatch_each(requests, keep)
+        return out
+
+    async def amatch_each(
+        self, requests: Sequence[MatchRequest], on_result: Callable[[int, np.ndarray | Exception], None]
+    ) -> None:
         todo = []
         for i, req in enumerate(requests):
             if not req.human or not req.model:
-                out[i] = empty_scores(req)
+                on_result(i, empty_scores(req))
             else:
                 todo.append(i)
-        if todo:
-            batch = [render_match_messages(requests[i]) for i in todo]
-            shapes = [(len(requests[i].human), len(requests[i].model)) for i in todo]
-            results = await self.client.complete_many(
-                batch,
-                validate=None,
-                progress=self.progress,
-                return_exceptions=True,
-                description="matching",
-                validators=[lambda t, s=s: parse_match_reply(t, *s) for s in shapes],
-            )
-            for i, res in zip(todo, results):
-                out[i] = res if isinstance(res, BaseException) else res.value
-        return out
+        if not todo:
+            return
+        batch = [render_match_messages(requests[i]) for i in todo]
+        shapes = [(len(requests[i].human), len(requests[i].model)) for i in todo]
+
+        def done(j: int, res: Any) -> None:
+            on_result(todo[j], res if isinstance(res, BaseException) else res.value)
+
+        await self.client.complete_many(
+            batch,
+            validate=None,
+            progress=self.progress,
+            return_exceptions=True,
+            description="matching",
+            validators=[lambda t, s=s: parse_match_reply(t, *s) for s in shapes],
+            on_done=done,
+        )
 
     def stats(self) -> dict[str, float]:
         s = self.client.stats()
