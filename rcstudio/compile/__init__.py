@@ -74,6 +74,7 @@ def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchP
         files["compiled/overrides.txt"] = "".join(o + "\n" for o in overrides)
         files["compiled/config.yaml"] = na.render_config_yaml(run, items)
         files["compiled/job.sbatch"] = na.render_sbatch(run, run_dir, overrides)
+        files[na.ACTOR_AUTH_REL] = na.actor_auth_source()
         plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", nodes=run.spec.cluster.nodes,
                           gpus_per_node=run.spec.cluster.gpus_per_node, **_cluster_fields(run))
         target = f"nemo-aligner {na.NEMO_ALIGNER_VERSION} ({na.CONFIG_NAME})"

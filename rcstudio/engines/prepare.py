@@ -6,6 +6,12 @@ Writes, in `data/`:
   dataset reads `text`), the judge prompt wrapped in the chat format the actor expects;
 - `ground_truth.jsonl`: per prompt `{"prompt_sha", "id", "domain", "preference", "swapped",
   "human_checklist"}` - preference already flipped for swapped items (A = response2 then).
+Validation prompts come from `data.val_items` training items held out by a seeded hash of their
+id (never from `data.eval`, the evaluation split: checkpoint selection by `val_rewards` must not
+see it). Prompts longer than `rl.max_prompt_tokens` (counted with the actor model's tokenizer via
+`engines/tokens.py`) are dropped and counted per split, so NeMo-Aligner never swaps or cuts one.
+`actor_overrides.txt` carries the Hydra overrides only the data decides: the scheduler's
+`max_steps` in optimizer steps, and `num_val_samples` after the length filter.
 Prompts ask for `judge.top_k` reasons: training specs set 0 (a free number, as in the paper's
 training; the recipes do), evaluation asks for the top 5.
 Policy-RLHF runs get the conversation itself as the prompt, and rows carry `context` and a
@@ -16,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +33,7 @@ TRAIN_FILE = "train_prompts.jsonl"
 VAL_FILE = "val_prompts.jsonl"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SUMMARY_FILE = "prepare_summary.json"
-VAL_FRACTION = 0.05
+ACTOR_OVERRIDES_FILE = "actor_overrides.txt"
 
 
 @dataclass(frozen=True)
@@ -125,16 +130,55 @@ def dedupe(prompts: Iterable[Prompt]) -> list[Prompt]:
     return out
 
 
-def split_val(items: list[Any], seed: int, fraction: float = VAL_FRACTION) -> tuple[list[Any], list[Any]]:
-    """Seeded hold-out when no eval data is given: (train, val); at least one item each when possible."""
-    if len(items) < 2:
-        return items, []
-    n_val = max(1, int(len(items) * fraction))
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    val_idx = set(order[:n_val])
-    return ([it for i, it in enumerate(items) if i not in val_idx],
-            [it for i, it in enumerate(items) if i in val_idx])
+def val_rank(item_id: str, seed: int) -> str:
+    """The order items are held out in: a seeded hash of the id, so the slice depends on neither
+    the file order nor the other items."""
+    return hashlib.sha256(f"val:{seed}:{item_id}".encode()).hexdigest()
+
+
+def split_val(items: list[Any], seed: int, n_val: int) -> tuple[list[Any], list[Any]]:
+    """(train, val): the `n_val` items with the lowest `val_rank` are held out (at least one item
+    stays for training); every copy of a held-out id goes to validation."""
+    if not items or n_val <= 0:
+        return list(items), []
+    ranked = sorted({it.id for it in items}, key=lambda i: val_rank(i, seed))
+    held = set(ranked[:min(n_val, len(ranked) - 1)])
+    return [it for it in items if it.id not in held], [it for it in items if it.id in held]
+
+
+def drop_long(prompts: list[Prompt], count: Callable[[str], int], limit: int) -> tuple[list[Prompt], int]:
+    """Prompts within `limit` tokens, and how many were over."""
+    kept = [p for p in prompts if count(p.text) <= limit]
+    return kept, len(prompts) - len(kept)
+
+
+def actor_overrides(spec: Any, train_prompts: int, val_prompts: int) -> list[str]:
+    """The run-time overrides (engines/nemo_aligner/batching.py has the derivations)."""
+    from rcstudio.engines.nemo_aligner import batching as nb
+
+    steps = nb.optimizer_steps(spec, train_prompts)
+    sched = nb.sched_values(spec, steps)
+    return [f"++model.optim.sched.max_steps={sched['max_steps']}",
+            f"model.reinforce.num_val_samples={nb.val_samples(spec, val_prompts)}"]
+
+
+def actor_tokenizer_name(spec: Any) -> str:
+    """The tokenizer of the model the actor generates with (its prompts are cut by it)."""
+    if spec.experiment.kind == "policy-rlhf":
+        return spec.policy.model or spec.judge.tokenizer or spec.judge.model
+    return spec.judge.tokenizer or spec.judge.model
+
+
+def token_counter(spec: Any) -> Callable[[str], int]:
+    """Prompt text -> its token count with the actor model's tokenizer (engines/tokens.py).
+
+    The prepared text is already wrapped in the chat format, so it is tokenized as is (chat=False);
+    a tokenizer that adds BOS counts one more token than NeMo's `text_to_ids`, never fewer."""
+    from rcstudio.engines.tokens import count_prompt_tokens
+    from rcstudio.serve.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(actor_tokenizer_name(spec)).tok
+    return lambda text: count_prompt_tokens(tok, text, chat=False)
 
 
 # -- I/O -------------------------------------------------------------------------------------------
@@ -183,10 +227,8 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     wrap, wrap_conv = _wrapper(spec)
     train_items, notes = _load(spec.data.train, spec.data.max_items)
-    val_items, val_notes = _load(spec.data.eval, 0) if spec.data.eval else ([], [])
-    notes += val_notes
-    if not spec.data.eval:
-        train_items, val_items = split_val(train_items, spec.data.seed)
+    # validation: a held-out slice of the training data; data.eval is an evaluation split
+    train_items, val_items = split_val(train_items, spec.data.seed, spec.data.val_items)
 
     dropped: dict[str, int] = {}
     policy = spec.experiment.kind == "policy-rlhf"
@@ -209,35 +251,45 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
         return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
                                     template=spec.judge.prompt_template, top_k=spec.judge.top_k))
 
-    train = build(usable(train_items))
-    val = build(usable(val_items))
+    count = token_counter(spec)
+    limit = spec.rl.max_prompt_tokens
+    train, long_train = drop_long(build(usable(train_items)), count, limit)
+    val, long_val = drop_long(build(usable(val_items)), count, limit)
+    too_long = {"train": long_train, "val": long_val}
     if not train:
-        raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'})")
+        raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'}; "
+                        f"over rl.max_prompt_tokens = {limit}: {too_long})")
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
+    overrides = actor_overrides(spec, len(train), len(val))
     warnings = []
-    if len(val) < spec.rl.global_batch_size and not spec.cluster.actor_command:
-        warnings.append(
-            f"{len(val)} validation prompts are fewer than one validation batch (NeMo-Aligner's "
-            f"num_val_samples defaults to rl.global_batch_size = {spec.rl.global_batch_size}): validation "
-            "will see no batch; add data.eval or set rl.engine_overrides = "
-            "[\"model.reinforce.num_val_samples=N\"]")
-    rows = {p.row["prompt_sha"]: p.row for p in train + val}
+    if overrides[-1].endswith("=0") and not spec.cluster.actor_command:
+        raise JobFailed(
+            f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "
+            "than one validation rollout batch (rollout_micro_batch_size x data-parallel size): NeMo-Aligner "
+            "v0.7.0 would fail with IndexError at its first validation; raise data.val_items")
+    # `split` lets the reward server log validation rollouts apart from the training steps
+    rows = {p.row["prompt_sha"]: {**p.row, "split": split} for split, ps in (("train", train), ("val", val))
+            for p in ps}
     summary = {
         "train_prompts": _write_jsonl(data_dir / TRAIN_FILE, ({"text": p.text} for p in train)),
         "val_prompts": _write_jsonl(data_dir / VAL_FILE, ({"text": p.text} for p in val)),
         "ground_truth_rows": _write_jsonl(data_dir / GROUND_TRUTH_FILE, rows.values()),
         "swapped": sum(1 for p in train + val if p.row["swapped"]),
         "dropped": dropped,
+        "over_max_prompt_tokens": too_long,
+        "actor_overrides": overrides,
         "sources": notes,
         "chat_format": spec.judge.chat_format,
         "warnings": warnings,
     }
+    (data_dir / ACTOR_OVERRIDES_FILE).write_text("".join(o + "\n" for o in overrides), encoding="utf-8")
     (run_dir / "results").mkdir(exist_ok=True)
     (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"prepared {summary['train_prompts']} train / {summary['val_prompts']} val prompts, "
-          f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}", flush=True)
+          f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}; dropped over "
+          f"rl.max_prompt_tokens = {limit}: {long_train} train, {long_val} val", flush=True)
     for w in warnings:
         print(f"warning: {w}", flush=True)
     return summary

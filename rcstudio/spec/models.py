@@ -100,6 +100,10 @@ class DataSection(Section):
     )
     seed: int = 1234
     max_items: int = Field(0, ge=0, description="0 = all.")
+    val_items: int = Field(
+        256, ge=0,
+        description="Training items held out (seeded, by item id) for validation rollouts; never an eval split.",
+    )
 
 
 class MatcherSection(Section):
@@ -148,7 +152,12 @@ class RewardSection(Section):
 class RLSection(Section):
     engine: Literal["nemo-aligner", "trl"] = "nemo-aligner"
     algorithm: Literal["reinforce", "grpo"] = "reinforce"
-    lr: float = Field(2e-6, gt=0)
+    lr: float = Field(2e-6, gt=0, description="The LR that trains (held after warmup, or the cosine peak).")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="After warmup: hold rl.lr, or cosine-decay it to rl.min_lr at the last optimizer step."
+    )
+    lr_warmup_steps: int = Field(0, ge=0, description="Linear warmup, in optimizer steps.")
+    min_lr: float = Field(0.0, ge=0.0, description="Cosine floor (lr_schedule = cosine only).")
     global_batch_size: int = Field(256, gt=0, description="Prompts per step.")
     mini_batch_size: int = Field(128, gt=0, description="Prompts per optimizer step.")
     rollouts_per_prompt: int = Field(8, gt=0)
@@ -429,6 +438,15 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
             "lower max_generation_tokens / max_prompt_tokens or raise rl.seq_length"))
     if rl.max_steps == 0:
         out.append(SpecConflict("rl.max_steps", "0 steps trains nothing", "use -1 to train for rl.epochs"))
+    if rl.lr_schedule == "cosine" and rl.min_lr >= rl.lr:
+        out.append(SpecConflict("rl.min_lr", f"the cosine floor ({rl.min_lr}) must be below rl.lr ({rl.lr})",
+                                'lower rl.min_lr, or set rl.lr_schedule = "constant"'))
+    both = sorted(set(spec.data.train) & set(spec.data.eval))
+    if both:
+        out.append(SpecConflict(
+            "data.eval", f"{both[0]!r} is both a training source and an evaluation split: validation "
+            "(a held-out slice of data.train) and checkpoint selection would see evaluation items",
+            "evaluate on a split you do not train on; validation comes from data.val_items of data.train"))
     if rl.engine == "nemo-aligner":
         gpus = cluster.gpus_per_node * cluster.nodes
         mp = rl.tensor_parallel * rl.pipeline_parallel
@@ -450,13 +468,16 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
                 f"prompts per step ({rl.global_batch_size}) must be divisible by rollout_micro_batch_size "
                 f"x data-parallel size = {rl.rollout_micro_batch_size} x {dp}",
                 f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
+        # v0.7.0 gathers the whole rollout batch onto every data-parallel rank, so each rank runs
+        # all mini_batch_size x rollouts_per_prompt rollouts of an optimizer step in micro-batches
+        # (engines/nemo_aligner/batching.py): only micro_batch_size has to divide them.
         samples = rl.mini_batch_size * rl.rollouts_per_prompt
-        if samples % (rl.micro_batch_size * dp):
+        if samples % rl.micro_batch_size:
             out.append(SpecConflict(
-                "rl.mini_batch_size",
+                "rl.micro_batch_size",
                 f"rollouts per optimizer step (mini_batch_size x rollouts_per_prompt = {samples}) must be "
-                f"divisible by micro_batch_size x data-parallel size = {rl.micro_batch_size} x {dp}",
-                f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
+                f"divisible by micro_batch_size ({rl.micro_batch_size})",
+                "pick a micro_batch_size that divides mini_batch_size x rollouts_per_prompt"))
     return out
 
 

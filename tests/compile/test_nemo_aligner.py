@@ -47,7 +47,13 @@ def test_every_compiled_override_list_composes_and_resolves(nemo_conf, tmp_path)
                     continue
                 cfg = composed(nemo_conf, compiled)
                 rl = run.spec.rl
-                assert cfg["model"]["global_batch_size"] == rl.mini_batch_size * rl.rollouts_per_prompt
+                c = run.spec.cluster
+                dp = c.nodes * c.gpus_per_node // (rl.tensor_parallel * rl.pipeline_parallel)
+                # v0.7.0: each optimizer step trains on model_gbs / DP distinct rollouts (reinforce.py fit)
+                assert cfg["model"]["global_batch_size"] // dp == rl.mini_batch_size * rl.rollouts_per_prompt
+                # RLHFDataset's prompt cut-off (seq - model.length_params.max_length) = the prompt budget
+                assert cfg["model"]["encoder_seq_length"] - cfg["model"]["length_params"]["max_length"] \
+                    == rl.max_prompt_tokens
                 assert cfg["model"]["reinforce"]["num_rollout_samples"] == rl.global_batch_size
                 assert cfg["trainer"]["reinforce"]["num_rollouts_per_prompt"] == rl.rollouts_per_prompt
                 assert cfg["trainer"]["reinforce"]["trt_llm"]["max_input_len"] == rl.max_prompt_tokens

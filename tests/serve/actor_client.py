@@ -47,6 +47,9 @@ def main() -> int:
     for i, s in enumerate(seqs):
         tokens[i, : len(s)] = s
     lengths = np.asarray([[len(s)] for s in seqs], dtype=np.int64)
+    from rcstudio.engines.nemo_aligner.actor_auth import TOKEN_ENV, install
+
+    install(os.environ[TOKEN_ENV])  # what compiled/actor_auth.py does for the real actor
     url = os.environ["RCSTUDIO_REWARD_URL"].removeprefix("http://")
     client = triton.InferenceServerClient(url, network_timeout=120)
     t = triton.InferInput("tokens", list(tokens.shape), "INT64")
