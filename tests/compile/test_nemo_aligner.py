@@ -105,7 +105,7 @@ def test_engine_overrides_are_composed_at_compile_time(nemo_conf, compile_spec, 
     assert composed(nemo_conf, compiled)["trainer"]["reinforce"]["trt_llm"]["enable"] is False
     with pytest.raises(UserError) as info:
         compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.reinforce.trt_lm.enable=false"]\n')
-    assert info.value.location.key == "rl.engine_overrides" and info.value.location.line == 7
+    assert info.value.location.key == "rl.engine_overrides" and info.value.location.line == 8
     with pytest.raises(UserError, match="not a Hydra override"):
         compile_spec(GENRM + '[rl]\nengine_overrides = ["model.optim.lr"]\n')
 
@@ -130,7 +130,7 @@ def test_compile_is_byte_identical(compile_spec, tmp_path, monkeypatch, nemo_con
     shutil.rmtree(tmp_path / "a")
     second = compile_spec(text, out=tmp_path / "a")
     again = {p: p.read_bytes() for c in second for p in sorted(c.run_dir.rglob("*")) if p.is_file()}
-    assert snapshot == again and len(snapshot) == 10
+    assert snapshot == again and len(snapshot) == 12  # 6 files per run, actor_auth.py included
     assert [c.run.run_id for c in first] == [c.run.run_id for c in second]
 
 
@@ -223,6 +223,7 @@ def _stub_bin(tmp_path: Path) -> Path:
     scripts = {
         "srun": """
             log="$STUB_LOG/srun.$1"; printf '%s\\0' "$@" > "$log"
+            printf '%s' "${RCSTUDIO_REWARD_TOKEN:-}" > "$STUB_LOG/token.$1"
             if [[ "$1" == --het-group=0 ]]; then
               shift; while [[ "$1" == --* ]]; do shift; done; exec "$@"
             fi
@@ -232,7 +233,10 @@ def _stub_bin(tmp_path: Path) -> Path:
         "curl": '''
             for a in "$@"; do url="$a"; done
             if [[ "$url" == */v2/health/ready ]]; then grep -q serve-reward "$STUB_LOG/rcstudio" 2>/dev/null; fi''',
-        "rcstudio": 'printf "%s\\0" "$@" >> "$STUB_LOG/rcstudio"; printf "\\n" >> "$STUB_LOG/rcstudio"; sleep 0.2',
+        # prep writes the run-time overrides the actor appends (data/actor_overrides.txt)
+        "rcstudio": 'printf "%s\\0" "$@" >> "$STUB_LOG/rcstudio"; printf "\\n" >> "$STUB_LOG/rcstudio"\n'
+                    'if [[ "$1" == run-job ]]; then printf "++model.optim.sched.max_steps=7\\n" '
+                    '> "$3/data/actor_overrides.txt"; fi\nsleep 0.2',
         "vllm": 'printf "%s\\0" "$@" > "$STUB_LOG/vllm"',
     }
     for name, body in scripts.items():
@@ -259,6 +263,7 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
         name = "hostile"
         description = "x; rm -rf /"
         [judge]
+        model = "meta-llama/Llama-3.1-8B-Instruct"
         checkpoint = {HOSTILE!r}
         [reward.matcher]
         model = "m; touch PWNED4"
@@ -276,9 +281,10 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     actor = (log / "srun.--het-group=1").read_text().split("\0")[:-1]
     assert "--container-image=img; touch PWNED6" in actor
     assert "--container-mounts=/a b:/c'd," + str(compiled.run_dir) + ":" + str(compiled.run_dir) in actor
-    assert actor[actor.index("python") + 2] == "/opt/$(touch PWNED7)/examples/nlp/gpt/train_gpt_reinforce_actor.py"
+    assert actor[actor.index("python") + 2] == str(compiled.run_dir / "compiled" / "actor_auth.py")
+    assert actor[actor.index("python") + 3] == "/opt/$(touch PWNED7)/examples/nlp/gpt/train_gpt_reinforce_actor.py"
     overrides = actor[actor.index("gpt_reinforce_actor") + 1:]
-    assert overrides[:-1] == overrides_of(compiled)
+    assert overrides[:-1] == overrides_of(compiled) + ["++model.optim.sched.max_steps=7"]
     assert overrides[-1] == f"{REWARD_IP_KEY}=node-1"
     cfg = hydra_compose(nemo_conf, overrides)  # what NeMo-Aligner receives, after Hydra and OmegaConf
     assert cfg["pretrained_checkpoint"]["restore_from_path"] == HOSTILE
@@ -289,6 +295,13 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     calls = [c.split("\0")[:-1] for c in (log / "rcstudio").read_text().strip("\n").split("\n")]
     assert calls[0] == ["run-job", "--run-dir", str(compiled.run_dir), "--step", "prepare"]
     assert calls[1][:3] == ["serve-reward", "--run-dir", str(compiled.run_dir)]
+    assert calls[1][calls[1].index("--token-env") + 1] == "RCSTUDIO_REWARD_TOKEN"
+    # one per-job token, in both groups' environment, in no file of the run dir
+    token = (log / "token.--het-group=1").read_text()
+    assert len(token) == 64 and int(token, 16) >= 0
+    assert (log / "token.--het-group=0").read_text() == token
+    for path in compiled.run_dir.rglob("*"):
+        assert not path.is_file() or token not in path.read_text(errors="replace"), path
 
 
 def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path):
