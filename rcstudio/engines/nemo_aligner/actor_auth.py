@@ -53,6 +53,17 @@ def install(token: str) -> None:
 
     cls.__init__ = __init__
     cls._rcstudio_auth = True
+    cls._rcstudio_original_init = original
+
+
+def uninstall() -> None:
+    """Undo `install` (tests share one process with other clients)."""
+    import tritonclient.http as http
+
+    cls = http.InferenceServerClient
+    if getattr(cls, "_rcstudio_auth", False):
+        cls.__init__ = cls._rcstudio_original_init
+        del cls._rcstudio_auth, cls._rcstudio_original_init
 
 
 def main(argv: list[str]) -> None:
