@@ -74,14 +74,23 @@ def validate(
     from rcstudio.compile.nemo_aligner import check
     from rcstudio.spec import expand, load_spec
 
+    from rcstudio.engines.nemo_aligner.container import image_warning
+
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
+    warnings: list[str] = []
     for run in runs:
         if uses_nemo_aligner(run):
             check(run)
+            warning = image_warning(run.spec.cluster.container_image)
+            if warning and warning not in warnings:
+                warnings.append(warning)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
-                    "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})
+                    "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs),
+                    "warnings": warnings})
         return
     kind = loaded.experiment.kind
     what = f"{kind}, {loaded.rl.engine}" if kind in ("genrm-train", "policy-rlhf") else kind

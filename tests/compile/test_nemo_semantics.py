@@ -162,3 +162,30 @@ def test_the_trt_model_type_and_stop_strings_follow_the_family(nemo_conf, tmp_pa
     assert m["encoder_seq_length"] - m["length_params"]["max_length"] == run.spec.rl.max_prompt_tokens
     assert cfg["trainer"]["reinforce"]["trt_llm"]["max_input_len"] == run.spec.rl.max_prompt_tokens
     assert cfg["remote_rm"]["pad_to_length"] == run.spec.rl.max_prompt_tokens + run.spec.rl.max_generation_tokens
+
+
+def test_validate_warns_when_the_image_does_not_bundle_v070(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from rcstudio.engines.nemo_aligner.container import image_warning
+
+    assert "predates" in image_warning("nvcr.io/nvidia/nemo:24.12")
+    assert "predates" in image_warning("nvcr.io/nvidia/nemo:24.07-py3")
+    assert "0.6.0" in image_warning("registry.example/nemo-aligner:0.6.0")
+    assert "cannot tell" in image_warning("registry.example/team/trainer:latest")
+    assert image_warning("registry.example/nemo-aligner:0.7.0") is None
+    assert image_warning("nemo-aligner:v0.7.0-trtllm") is None and image_warning("") is None
+
+    def validate(image: str):
+        spec = tmp_path / "s.toml"
+        spec.write_text(f'extends = "{RECIPE}"\n[cluster]\ncontainer_image = "{image}"\n')
+        return subprocess.run([sys.executable, "-m", "rcstudio", "validate", str(spec), "--json"],
+                              capture_output=True, text=True, timeout=120)
+
+    old = validate("nvcr.io/nvidia/nemo:24.12")
+    assert old.returncode == 0 and "warning:" in old.stderr and "ALIGNER_COMMIT=v0.7.0" in old.stderr
+    assert json.loads(old.stdout)["warnings"] and "predates" in json.loads(old.stdout)["warnings"][0]
+    good = validate("nemo-aligner:0.7.0")
+    assert good.returncode == 0 and "warning" not in good.stderr and json.loads(good.stdout)["warnings"] == []
