@@ -46,6 +46,10 @@ PAIRS = [
      "response1": "Use a for loop.", "response2": "Use lst[::-1] or lst.reverse().",
      "overall_preference": 2,
      "human-checklist": ["Response 2 gives the idiomatic slicing lst[::-1]", "Response 1 is vague"]},
+    {"id": "p3", "domain": "general", "context": [{"role": "user", "content": "What is the capital of France?"}],
+     "response1": "Paris.", "response2": "Lyon.",
+     "overall_preference": -3,
+     "human-checklist": ["Response 1 names Paris correctly", "Response 2 wrongly names Lyon"]},
 ]
 
 
@@ -61,11 +65,12 @@ def test_compiled_hetjob_serves_rewards_to_a_client_actor(tmp_path, tiny_tokeniz
 name = "hetjob-test"
 kind = "genrm-train"
 [judge]
+model = "meta-llama/Llama-3.1-8B-Instruct"
 tokenizer = "{tiny_tokenizer_dir}"
 chat_format = "chatml"
 [data]
 train = ["{pairs}"]
-eval = ["{pairs}"]
+val_items = 1                  # one of the three pairs is held out for validation
 swap = "random"
 [reward]
 form = "gated"

@@ -41,7 +41,7 @@ def test_defaults_are_the_paper_setup():
         ({"rl": {"seq_length": 16384}}, "rl.max_generation_tokens"),
         ({"rl": {"tensor_parallel": 3}}, "rl.tensor_parallel"),
         ({"rl": {"global_batch_size": 96, "mini_batch_size": 96}}, "rl.global_batch_size"),  # 96 % (8*8)
-        ({"rl": {"micro_batch_size": 3}}, "rl.mini_batch_size"),  # 128*8 % (3*8)
+        ({"rl": {"micro_batch_size": 3}}, "rl.micro_batch_size"),  # 128*8 % 3 (every DP rank runs all 1,024)
         ({"rl": {"engine": "trl", "algorithm": "grpo", "rollouts_per_prompt": 1}}, "rl.rollouts_per_prompt"),
         ({"rl": {"max_steps": 0}}, "rl.max_steps"),
         ({"cluster": {"gpus_per_node": 0}}, "cluster.gpus_per_node"),
