@@ -189,3 +189,13 @@ def test_validate_warns_when_the_image_does_not_bundle_v070(tmp_path):
     assert json.loads(old.stdout)["warnings"] and "predates" in json.loads(old.stdout)["warnings"][0]
     good = validate("nemo-aligner:0.7.0")
     assert good.returncode == 0 and "warning" not in good.stderr and json.loads(good.stdout)["warnings"] == []
+
+
+def test_validating_on_an_evaluated_split_is_an_error():
+    from rcstudio.errors import UserError
+
+    with pytest.raises(UserError) as info:
+        runs(['data.eval=["hf://Qwen/RationaleRM:full"]'])
+    assert info.value.location.key == "data.eval" and "evaluation split" in info.value.message
+    (run,) = runs()
+    assert run.spec.data.eval == ["hf://Qwen/RationaleRM:test"] and run.spec.data.val_items == 256
