@@ -352,7 +352,10 @@ def error_from_validation(exc: ValidationError, origins: Origins) -> UserError:
     key = ".".join(p for p in loc if not p.isdigit())
     kind = err["type"]
     hint = None
-    if kind == "extra_forbidden":
+    old = speckeys.moved(key) if kind == "extra_forbidden" else None
+    if old is not None:
+        message, hint = old
+    elif kind == "extra_forbidden":
         parent = tuple(loc[:-1])
         choices = speckeys.fields_at(tuple(p for p in parent if not p.isdigit())) or []
         hint = speckeys.suggest(loc[-1], choices)
