@@ -24,12 +24,14 @@ RESOLVED_NAME = "spec.resolved.toml"
 HEADER = "Resolved rcstudio spec (written by rcstudio; every value explicit). Do not edit: recompile."
 
 
-def canonical_dict(spec: Spec) -> dict[str, Any]:
+def canonical_dict(spec: Spec, *, all_engines: bool = False) -> dict[str, Any]:
+    """The spec as plain data; `all_engines` keeps every engine's table (expand() needs them: a
+    variant or sweep point may select another engine than the base spec)."""
     data = spec.model_dump(mode="json", exclude={"extends"})
     if spec.reward.form == "gated" and not spec.alpha_set:
         data["reward"].pop("alpha", None)
     for name in engines.names():
-        if name != spec.rl.engine:
+        if name != spec.rl.engine and not all_engines:
             data["rl"].pop(engines.table_of(name), None)
     return data
 

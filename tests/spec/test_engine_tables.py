@@ -83,3 +83,45 @@ def test_schema_documents_the_engine_tables(cli):
     assert rl["properties"]["engine"]["enum"] == list(registry.names())
     for name in registry.names():
         assert registry.table_of(name) in rl["properties"]
+
+
+TRL = GENRM + '[rl]\nengine = "trl"\nalgorithm = "grpo"\n'
+
+
+def test_a_key_of_another_engine_is_an_error_naming_the_engine_that_reads_it(cli, write):
+    path = write(TRL + "[rl.nemo_aligner]\ntensor_parallel = 4\n")
+    code, out, err = cli("validate", str(path))
+    assert code == 2 and "Traceback" not in err and out == ""
+    assert f"{path}:11: rl.nemo_aligner.tensor_parallel: only the nemo-aligner engine reads this key" in err
+    assert 'rl.engine = "trl"' in err and "hint:" in err and 'set rl.engine = "nemo-aligner"' in err
+    path = write(TRL + '[rl.nemo_aligner]\noverrides = ["a=1"]\n')
+    code, _, err = cli("validate", str(path))
+    assert code == 2 and "rl.nemo_aligner.overrides: only the nemo-aligner engine" in err
+    code, _, err = cli("validate", str(write(TRL)), "--set", "rl.nemo_aligner.actor_command=['true']")
+    assert code == 2 and "--set: rl.nemo_aligner.actor_command: only the nemo-aligner engine" in err
+
+
+def test_variant_and_sweep_keys_are_checked_against_their_runs_engine(cli, write):
+    variant = '[variants.v]\nenabled = true\n"rl.engine" = "trl"\n"rl.algorithm" = "grpo"\n'
+    code, _, err = cli("validate", str(write(GENRM + variant + '"rl.nemo_aligner.tensor_parallel" = 2\n')))
+    assert code == 2 and "variants.v.rl.nemo_aligner.tensor_parallel: only the nemo-aligner engine" in err
+    assert "variant v runs on" in err
+    code, _, err = cli("validate", str(write(TRL + '[sweep.grid]\n"rl.nemo_aligner.tensor_parallel" = [1, 2]\n')))
+    assert code == 2 and "sweep.grid.rl.nemo_aligner.tensor_parallel: only the nemo-aligner engine" in err
+    # a key for the engine a variant selects is fine in the base spec, and reaches that variant's run
+    ok = write(GENRM.replace("[judge]", '[rl]\nengine = "trl"\nalgorithm = "grpo"\n[judge]')
+               + "[rl.nemo_aligner]\ntensor_parallel = 2\n"
+               + '[variants.na]\nenabled = true\n"rl.engine" = "nemo-aligner"\n"rl.algorithm" = "reinforce"\n')
+    code, out, err = cli("validate", str(ok), "--json")
+    assert code == 0, err
+    runs = expand(load_spec(ok))
+    assert "[rl.nemo_aligner]" not in dump_resolved(runs[0].spec)
+    assert runs[1].spec.rl.nemo_aligner.tensor_parallel == 2
+
+
+def test_engine_keys_inherited_from_a_recipe_for_another_engine_do_not_reach_the_run(cli, write):
+    write(GENRM + "[rl.nemo_aligner]\ntensor_parallel = 2\n", name="base.toml")
+    child = write('extends = "base.toml"\n[experiment]\nname = "c"\n[rl]\nengine = "trl"\nalgorithm = "grpo"\n')
+    code, _, err = cli("validate", str(child))
+    assert code == 0, err
+    assert "nemo_aligner" not in dump_resolved(expand(load_spec(child))[0].spec)
