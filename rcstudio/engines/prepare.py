@@ -264,7 +264,7 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
     overrides = actor_overrides(spec, len(train), len(val))
     warnings = []
-    if overrides[-1].endswith("=0") and not spec.cluster.actor_command:
+    if overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
         raise JobFailed(
             f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "
             "than one validation rollout batch (rollout_micro_batch_size x data-parallel size): NeMo-Aligner "

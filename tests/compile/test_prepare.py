@@ -45,7 +45,8 @@ def make_spec(tmp_path, prep_tokenizer_dir):
         text = (f'[experiment]\nname = "prep"\n[judge]\nmodel = "meta-llama/Llama-3.1-8B-Instruct"\n'
                 f'tokenizer = "{prep_tokenizer_dir}"\ncheckpoint = "/c.nemo"\n'
                 f'[data]\ntrain = ["{train}"]\nval_items = {val_items}\n{eval_line}{extra}\n'
-                '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\nrollout_micro_batch_size = 1\n' + rl_extra +
+                '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\n' + rl_extra +
+                '[rl.nemo_aligner]\nrollout_micro_batch_size = 1\n'
                 '[cluster]\ngpus_per_node = 1\n')
         (tmp_path / "spec.toml").write_text(text)
         return expand(load_spec(tmp_path / "spec.toml", overrides))[0].spec
@@ -164,7 +165,7 @@ def test_policy_rlhf_prompts_are_the_conversation(tmp_path, prep_tokenizer_dir):
         '[experiment]\nname = "pol"\nkind = "policy-rlhf"\n[judge]\nendpoint = "http://genrm:8000/v1"\n'
         f'tokenizer = "{prep_tokenizer_dir}"\n'
         '[policy]\ncheckpoint = "/p.nemo"\n[data]\ntrain = ["p.jsonl"]\nval_items = 2\n'
-        '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\nrollout_micro_batch_size = 1\n[cluster]\ngpus_per_node = 1\n')
+        '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\n[rl.nemo_aligner]\nrollout_micro_batch_size = 1\n[cluster]\ngpus_per_node = 1\n')
     spec = load_spec(tmp_path / "spec.toml")
     prepare_data(tmp_path / "run", spec)
     train = read_jsonl(tmp_path / "run" / "data" / "train_prompts.jsonl")
@@ -249,6 +250,7 @@ def _held_out(recs, spec):
 def test_fewer_validation_prompts_than_a_batch_fail_in_prep(make_spec, tmp_path):
     # 1 validation prompt < rollout_micro_batch_size 2 x DP 1 (the compile check uses the same rule)
     spec = make_spec(records(12), extra='swap = "none"\n', val_items=1)
-    spec = spec.model_copy(update={"rl": spec.rl.model_copy(update={"rollout_micro_batch_size": 2})})
+    na = spec.rl.nemo_aligner.model_copy(update={"rollout_micro_batch_size": 2})
+    spec = spec.model_copy(update={"rl": spec.rl.model_copy(update={"nemo_aligner": na})})
     with pytest.raises(JobFailed, match="fewer than one validation rollout batch"):
         prepare_data(tmp_path / "r", spec)

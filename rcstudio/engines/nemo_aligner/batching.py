@@ -74,8 +74,8 @@ class Batching:
 
 def batching(spec: Any) -> Batching:
     """The compiled batch values: global_batch_size = mini_batch_size x rollouts_per_prompt x DP."""
-    rl, c = spec.rl, spec.cluster
-    dp = data_parallel(c.nodes, c.gpus_per_node, rl.tensor_parallel, rl.pipeline_parallel)
+    rl, c, na = spec.rl, spec.cluster, spec.rl.nemo_aligner
+    dp = data_parallel(c.nodes, c.gpus_per_node, na.tensor_parallel, na.pipeline_parallel)
     return Batching(dp=dp, num_rollout_samples=rl.global_batch_size, rollouts_per_prompt=rl.rollouts_per_prompt,
                     model_gbs=rl.mini_batch_size * rl.rollouts_per_prompt * dp,
                     micro_batch_size=rl.micro_batch_size)
@@ -97,7 +97,7 @@ def val_samples(spec: Any, val_prompts: int) -> int:
     """num_val_samples: the validation prompts, rounded down to whole rollout batches
     (`compute_num_rollout_microbatches` divides num_val_samples by val_rollout_micro_batch_size x DP;
     the sampler drops the rest). 0 when fewer than one batch (v0.7.0 then raises IndexError)."""
-    unit = spec.rl.rollout_micro_batch_size * batching(spec).dp
+    unit = spec.rl.nemo_aligner.rollout_micro_batch_size * batching(spec).dp
     return (val_prompts // unit) * unit
 
 
