@@ -48,7 +48,7 @@ def test_every_compiled_override_list_composes_and_resolves(nemo_conf, tmp_path)
                 cfg = composed(nemo_conf, compiled)
                 rl = run.spec.rl
                 c = run.spec.cluster
-                dp = c.nodes * c.gpus_per_node // (rl.tensor_parallel * rl.pipeline_parallel)
+                dp = c.nodes * c.gpus_per_node // (rl.nemo_aligner.tensor_parallel * rl.nemo_aligner.pipeline_parallel)
                 # v0.7.0: each optimizer step trains on model_gbs / DP distinct rollouts (reinforce.py fit)
                 assert cfg["model"]["global_batch_size"] // dp == rl.mini_batch_size * rl.rollouts_per_prompt
                 # RLHFDataset's prompt cut-off (seq - model.length_params.max_length) = the prompt budget

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from rcstudio.compile import compile_run
-from rcstudio.compile.nemo_aligner import REWARD_IP_KEY
+from rcstudio.engines.nemo_aligner.compile import REWARD_IP_KEY
 from rcstudio.engines.prepare import actor_overrides
 from rcstudio.spec import expand, load_spec
 

@@ -14,6 +14,7 @@ GENRM = """
 [experiment]
 name = "t"
 [judge]
+model = "meta-llama/Llama-3.1-8B-Instruct"
 checkpoint = "/c.nemo"
 [data]
 train = ["x.jsonl"]
@@ -30,10 +31,10 @@ def test_every_registered_engine_has_a_table_settings_and_an_engine():
 
 
 @pytest.mark.parametrize("old, line, new", [
-    ("[rl]\ntensor_parallel = 4\n", 8, "rl.nemo_aligner.tensor_parallel"),
-    ("[rl]\nengine_overrides = []\n", 8, "rl.nemo_aligner.overrides"),
-    ("[cluster]\nnemo_aligner_dir = \"/x\"\n", 8, "rl.nemo_aligner.install_dir"),
-    ("[cluster]\nactor_command = [\"true\"]\n", 8, "rl.nemo_aligner.actor_command"),
+    ("[rl]\ntensor_parallel = 4\n", 9, "rl.nemo_aligner.tensor_parallel"),
+    ("[rl]\nengine_overrides = []\n", 9, "rl.nemo_aligner.overrides"),
+    ("[cluster]\nnemo_aligner_dir = \"/x\"\n", 9, "rl.nemo_aligner.install_dir"),
+    ("[cluster]\nactor_command = [\"true\"]\n", 9, "rl.nemo_aligner.actor_command"),
 ])
 def test_a_moved_key_at_its_old_place_names_the_new_place(cli, write, old, line, new):
     path = write(GENRM + old)
@@ -92,7 +93,7 @@ def test_a_key_of_another_engine_is_an_error_naming_the_engine_that_reads_it(cli
     path = write(TRL + "[rl.nemo_aligner]\ntensor_parallel = 4\n")
     code, out, err = cli("validate", str(path))
     assert code == 2 and "Traceback" not in err and out == ""
-    assert f"{path}:11: rl.nemo_aligner.tensor_parallel: only the nemo-aligner engine reads this key" in err
+    assert f"{path}:12: rl.nemo_aligner.tensor_parallel: only the nemo-aligner engine reads this key" in err
     assert 'rl.engine = "trl"' in err and "hint:" in err and 'set rl.engine = "nemo-aligner"' in err
     path = write(TRL + '[rl.nemo_aligner]\noverrides = ["a=1"]\n')
     code, _, err = cli("validate", str(path))
