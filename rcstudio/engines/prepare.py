@@ -262,9 +262,10 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
-    overrides = actor_overrides(spec, len(train), len(val))
+    nemo = spec.rl.engine == "nemo-aligner"  # the only engine that reads actor_overrides.txt
+    overrides = actor_overrides(spec, len(train), len(val)) if nemo else []
     warnings = []
-    if overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
+    if nemo and overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
         raise JobFailed(
             f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "
             "than one validation rollout batch (rollout_micro_batch_size x data-parallel size): NeMo-Aligner "
@@ -284,7 +285,8 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
         "chat_format": spec.judge.chat_format,
         "warnings": warnings,
     }
-    (data_dir / ACTOR_OVERRIDES_FILE).write_text("".join(o + "\n" for o in overrides), encoding="utf-8")
+    if nemo:
+        (data_dir / ACTOR_OVERRIDES_FILE).write_text("".join(o + "\n" for o in overrides), encoding="utf-8")
     (run_dir / "results").mkdir(exist_ok=True)
     (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"prepared {summary['train_prompts']} train / {summary['val_prompts']} val prompts, "

@@ -199,3 +199,19 @@ def test_validating_on_an_evaluated_split_is_an_error():
     assert info.value.location.key == "data.eval" and "evaluation split" in info.value.message
     (run,) = runs()
     assert run.spec.data.eval == ["hf://Qwen/RationaleRM:test"] and run.spec.data.val_items == 256
+
+
+def test_reward_server_deadline_outlasts_the_step_and_stays_under_the_clients(tmp_path):
+    """v0.7.0's client waits 600,000 s and never retries (servers/http_communicator.py); a step's
+    2,048 sequences queue on 64 matcher calls of up to 120 s x 5 tries."""
+    from rcstudio.errors import UserError
+
+    (run,) = runs()
+    compiled = compile_run(run, tmp_path / "r")
+    script = (compiled.run_dir / "compiled" / "job.sbatch").read_text()
+    assert "--token-env RCSTUDIO_REWARD_TOKEN --request-timeout 19260" in script
+    assert 2048 / 64 * 120 * 5 < 19260 < 600_000
+    (slow,) = runs(["reward.matcher.timeout_s=5000", "reward.matcher.concurrency=1"])
+    with pytest.raises(UserError) as info:
+        compile_run(slow, tmp_path / "s")
+    assert info.value.location.key == "reward.matcher.timeout_s"

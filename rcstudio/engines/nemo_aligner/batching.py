@@ -103,7 +103,8 @@ def val_samples(spec: Any, val_prompts: int) -> int:
 
 def expected_val_prompts(spec: Any) -> int:
     """Validation prompts the held-out slice gives before length filtering (swap = both doubles it)."""
-    return spec.data.val_items * (2 if spec.data.swap == "both" else 1)
+    both = spec.data.swap == "both" and spec.experiment.kind != "policy-rlhf"  # policy prompts ignore swap
+    return spec.data.val_items * (2 if both else 1)
 
 
 def sched_values(spec: Any, total_optimizer_steps: int) -> dict[str, Any]:

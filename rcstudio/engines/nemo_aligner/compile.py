@@ -214,6 +214,11 @@ def check(run: RunSpec) -> None:
     check_model_family(spec)
     if not custom_actor:
         check_validation_batch(spec)
+    if reward_link.request_timeout_s(spec) >= reward_link.CLIENT_INFERENCE_TIMEOUT_S:
+        raise _error(spec, "reward.matcher.timeout_s",
+                     f"the reward server's worst case ({reward_link.request_timeout_s(spec):.0f} s) exceeds the "
+                     f"{reward_link.CLIENT_INFERENCE_TIMEOUT_S} s NeMo-Aligner v0.7.0's client waits for an answer",
+                     "lower reward.matcher.timeout_s or max_retries, or raise reward.matcher.concurrency")
     parser = _override_parser() if na.overrides else None
     for i, text in enumerate(na.overrides):
         try:
