@@ -11,6 +11,8 @@ v2.1.0, Megatron-LM core_r0.10.0, TensorRT-LLM v0.13.0):
    model types gptnext and llama"); its TRT config carries `bias = add_bias_linear` only, so a
    q/k/v-only bias (Qwen2's `qkv_bias: True, bias: False`) is not built into the engine;
 3. train: Megatron-core GPT (all of the above train).
+(`ModelType` and `TRTLLMHelper` were read at the stored Megatron-LM versions 1eff558 / 00caa53 - the
+pin d15cec53 is not in the mirror; NeMo's call site above is read at the pinned commit.)
 Qwen3 / Qwen3-MoE (the paper's bases) fail 1 (no converter; the Qwen2 one reads `q_proj.bias`,
 absent in Qwen3, and has no q/k-norm). Mixtral, Gemma, Gemma 2, Falcon, StarCoder 2 have
 converters but fail 2 (model types outside the on-device set, or absent from ModelType).
@@ -42,7 +44,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("mistral", r"mistral[-_ ]?7b", True, "llama", ("</s>",), "convert_mistral_7b_hf_to_nemo.py"),
     Family("qwen3", r"qwen[-_ ]?3", False,
            why="NeMo 2.1 has no Qwen3 converter (its Qwen2 one reads q_proj.bias, absent in Qwen3, "
-               "and has no q/k-norm), and TRT-LLM 0.13's llama type has no q/k-norm either"),
+               "and has no q/k-norm), and the Megatron-core TRT-LLM export config it builds carries no q/k-norm"),
     Family("qwen2", r"qwen[-_ ]?2", False,
            why="NeMo 2.1 converts Qwen2, but its TRT-LLM export builds the engine with bias = add_bias_linear "
                "(False for Qwen2), dropping the q/k/v biases, so rollouts would not come from the model trained"),
