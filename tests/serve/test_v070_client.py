@@ -130,3 +130,31 @@ def test_validation_rollouts_share_the_actors_step_axis():
     assert steps == [(0, ["reward/sequences"]), (1, ["val_reward/sequences"]), (1, ["reward/sequences"]),
                      (2, ["val_reward/sequences"])]
     assert [d.get("reward/sequences", d.get("val_reward/sequences")) for _, d in run.logged] == [4, 3, 4, 2]
+
+
+def test_actor_auth_launcher_runs_the_script_with_the_token_plugin(tmp_path):
+    """compiled/actor_auth.py SCRIPT ARGS: the script runs as __main__ with its own argv, and every
+    tritonclient HTTP client it creates carries the env token (never printed)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "import tritonclient.http as http\n"
+        "from tritonclient._request import Request\n"
+        "c = http.InferenceServerClient('127.0.0.1:1')\n"
+        "r = Request(None)\n"
+        "c._call_plugin(r)\n"
+        "print(__name__, sys.argv[0].endswith('train.py'), sys.argv[1:], repr(c._plugin))\n"
+        "print('header-ok' if r.headers['Authorization'] == 'Bearer ' + __import__('os').environ['RCSTUDIO_REWARD_TOKEN'] else 'bad')\n")
+    launcher = Path(actor_auth.__file__)
+    env = {**os.environ, "RCSTUDIO_REWARD_TOKEN": TOKEN}
+    proc = subprocess.run([sys.executable, str(launcher), str(script), "model.x=1", "++a.b=2"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == "__main__ True ['model.x=1', '++a.b=2'] BearerToken(***)"
+    assert second == "header-ok" and TOKEN not in proc.stdout + proc.stderr
