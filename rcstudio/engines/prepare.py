@@ -1,17 +1,24 @@
-"""Data preparation for NeMo-Aligner runs: pairs -> actor prompt JSONL + the reward side's ground truth.
+"""Training-data preparation, the one for every engine: pairs -> judge prompts + ground truth.
 
+`training_prompts(spec)` is THE preparation of GenRM training prompts: which items are kept
+(`keep_for_training`), the validation split, which are shown swapped (`rationale.prompt.orders`:
+per item id and `data.seed`, so adding items reshuffles no other), the rendered judge prompt and
+the ground truth the reward needs. Every engine trains on its result (each engine only formats
+it: chat wrapping, file format), and a test checks that all registered engines get the same.
+
+`prepare_data` (the `prepare` step) writes it for the reward server and the NeMo-Aligner actor.
 Runs inside the job (`rcstudio run-job --run-dir DIR --step prepare`), first thing in het group 0.
 Writes, in `data/`:
 - `train_prompts.jsonl`, `val_prompts.jsonl`: `{"text": prompt}` per line (NeMo-Aligner's prompt
   dataset reads `text`), the judge prompt wrapped in the chat format the actor expects;
 - `ground_truth.jsonl`: per prompt `{"prompt_sha", "id", "domain", "preference", "swapped",
-  "human_checklist"}` - preference already flipped for swapped items (A = response2 then).
+  "human_checklist", "split"}` - preference already flipped for swapped items (A = response2 then).
 Validation prompts come from `data.val_items` training items held out by a seeded hash of their
 id (never from `data.eval`, the evaluation split: checkpoint selection by `val_rewards` must not
 see it). Prompts longer than `rl.max_prompt_tokens` (counted with the actor model's tokenizer via
 `engines/tokens.py`) are dropped and counted per split, so NeMo-Aligner never swaps or cuts one.
-`actor_overrides.txt` carries the Hydra overrides only the data decides: the scheduler's
-`max_steps` in optimizer steps, and `num_val_samples` after the length filter.
+`actor_overrides.txt` (NeMo-Aligner runs) carries the Hydra overrides only the data decides: the
+scheduler's `max_steps` in optimizer steps, and `num_val_samples` after the length filter.
 Prompts ask for `judge.top_k` reasons: training specs set 0 (a free number, as in the paper's
 training; the recipes do), evaluation asks for the top 5.
 Policy-RLHF runs get the conversation itself as the prompt, and rows carry `context` and a
@@ -28,11 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.errors import JobFailed
+from rcstudio.rationale.prompt import orders, swap_decision
+from rcstudio.rationale.schema import PairItem
+from rcstudio.spec.models import Spec
+
+__all__ = ["TrainingData", "TrainingPrompt", "orders", "prepare_data", "swap_decision", "training_prompts"]
 
 TRAIN_FILE = "train_prompts.jsonl"
 VAL_FILE = "val_prompts.jsonl"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SUMMARY_FILE = "prepare_summary.json"
+VAL_FRACTION = 0.05  # data.val_items = 0: hold out 5% of the training items (at least one)
 ACTOR_OVERRIDES_FILE = "actor_overrides.txt"
 
 
@@ -47,19 +60,35 @@ def prompt_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def swap_decision(item_id: str, seed: int) -> bool:
-    """Seeded, order-independent coin flip per item (same item + seed -> same answer anywhere)."""
-    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
-    return bool(digest[0] & 1)
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """One GenRM training prompt: the judge prompt (before any engine's chat wrapping) and the
+    ground truth of the pair as shown (`preference` already flipped when `swapped`: A = response2)."""
+
+    prompt: str
+    id: str
+    domain: str
+    preference: int | None
+    swapped: bool
+    human_checklist: tuple[str, ...]
+
+    def ground_truth(self, text: str) -> dict[str, Any]:
+        """The reward side's row for this prompt as the engine sends it (`text`, wrapped)."""
+        return {"prompt_sha": prompt_sha(text), "id": self.id, "domain": self.domain,
+                "preference": self.preference, "swapped": self.swapped,
+                "human_checklist": list(self.human_checklist)}
 
 
-def orders(item_id: str, policy: str, seed: int) -> list[bool]:
-    """Which response orders an item is shown in: [False] = as stored, [True] = swapped."""
-    if policy == "none":
-        return [False]
-    if policy == "both":
-        return [False, True]
-    return [swap_decision(item_id, seed)]
+@dataclass
+class TrainingData:
+    """What `training_prompts` made: train and validation prompts, the kept training items (a
+    tiny model's warm-up reads their stored judgments), why items were dropped, and the sources."""
+
+    train: list[TrainingPrompt]
+    val: list[TrainingPrompt]
+    train_items: list[PairItem]
+    dropped: dict[str, int]
+    sources: list[str]
 
 
 def chatml(prompt: str) -> str:
@@ -83,24 +112,24 @@ def keep_for_training(item: Any, tie_policy: str) -> str | None:
     return None
 
 
-def judge_prompts(items: Iterable[Any], *, swap: str, seed: int, wrap: Callable[[str], str],
-                  template: str, top_k: int = 0) -> list[Prompt]:
-    """GenRM training prompts (one per shown order) and their ground-truth rows."""
+def judge_prompts(items: Iterable[PairItem], *, swap: str, seed: int, template: str,
+                  top_k: int = 0) -> list[TrainingPrompt]:
+    """GenRM training prompts, one per shown order, repeated prompt texts dropped (the ground
+    truth is keyed by the prompt's hash)."""
     from rcstudio.rationale.prompt import render_judge_prompt
 
-    out = []
+    out: list[TrainingPrompt] = []
+    seen: set[str] = set()
     for item in items:
         for swapped in orders(item.id, swap, seed):
-            text = wrap(render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template))
+            text = render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template)
+            if text in seen:
+                continue
+            seen.add(text)
             pref = item.preference
-            out.append(Prompt(text, {
-                "prompt_sha": prompt_sha(text),
-                "id": item.id,
-                "domain": item.domain,
-                "preference": -pref if (swapped and pref is not None) else pref,
-                "swapped": swapped,
-                "human_checklist": list(item.human_checklist),
-            }))
+            out.append(TrainingPrompt(text, str(item.id), item.domain,
+                                      -pref if (swapped and pref is not None) else pref, swapped,
+                                      tuple(item.human_checklist)))
     return out
 
 
@@ -182,15 +211,51 @@ def token_counter(spec: Any) -> Callable[[str], int]:
 
 
 # -- I/O -------------------------------------------------------------------------------------------
-def _load(sources: Sequence[str], limit: int) -> tuple[list[Any], list[str]]:
+def _load(sources: Sequence[str], limit: int) -> tuple[list[PairItem], list[str]]:
     from rcstudio.rationale.data import load_pairs
 
-    items, notes = [], []
+    items: list[PairItem] = []
+    notes = []
     for src in sources:
         result = load_pairs(src, limit=limit)  # no source needs more than `limit`: stop reading there
         items.extend(result.items)
         notes.append(result.summary())
     return (items[:limit] if limit else items), notes
+
+
+def load_items(spec: Spec, with_val: bool = True) -> tuple[list[PairItem], list[PairItem], list[str]]:
+    """(train items, validation items, source notes): data.train capped by data.max_items, minus
+    the `data.val_items` items held out by id for validation (held out whether or not the engine
+    validates, `with_val`, so the training items never depend on it). data.eval is an evaluation
+    split and is never validated on."""
+    train_items, notes = _load(spec.data.train, spec.data.max_items)
+    n_val = spec.data.val_items or (max(1, int(len(train_items) * VAL_FRACTION)) if len(train_items) > 1 else 0)
+    train_items, val_items = split_val(train_items, spec.data.seed, n_val)
+    return train_items, (val_items if with_val else []), notes
+
+
+def training_prompts(spec: Spec, with_val: bool = True) -> TrainingData:
+    """THE training prompts of a GenRM run, for every engine (see the module docstring);
+    `with_val=False` skips reading data.eval for engines that do not validate."""
+    train_items, val_items, notes = load_items(spec, with_val)
+    dropped: dict[str, int] = {}
+
+    def usable(items: list[PairItem]) -> list[PairItem]:
+        kept = []
+        for it in items:
+            why = keep_for_training(it, spec.reward.tie_policy)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+            else:
+                kept.append(it)
+        return kept
+
+    def build(items: list[PairItem]) -> list[TrainingPrompt]:
+        return judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed,
+                             template=spec.judge.prompt_template, top_k=spec.judge.top_k)
+
+    kept_train = usable(train_items)
+    return TrainingData(build(kept_train), build(usable(val_items)), kept_train, dropped, notes)
 
 
 def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
@@ -220,41 +285,29 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
+def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
     """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     wrap, wrap_conv = _wrapper(spec)
-    train_items, notes = _load(spec.data.train, spec.data.max_items)
-    # validation: a held-out slice of the training data; data.eval is an evaluation split
-    train_items, val_items = split_val(train_items, spec.data.seed, spec.data.val_items)
+    if spec.experiment.kind == "policy-rlhf":
+        train_items, val_items, notes = load_items(spec)
+        dropped: dict[str, int] = {}
 
-    dropped: dict[str, int] = {}
-    policy = spec.experiment.kind == "policy-rlhf"
+        def build(items: list[PairItem]) -> list[Prompt]:
+            return dedupe(policy_prompts([it for it in items if it.context], wrap_conversation=wrap_conv))
 
-    def usable(items: list[Any]) -> list[Any]:
-        if policy:
-            return [it for it in items if it.context]
-        kept = []
-        for it in items:
-            why = keep_for_training(it, spec.reward.tie_policy)
-            if why:
-                dropped[why] = dropped.get(why, 0) + 1
-            else:
-                kept.append(it)
-        return kept
-
-    def build(items: list[Any]) -> list[Prompt]:
-        if policy:
-            return dedupe(policy_prompts(items, wrap_conversation=wrap_conv))
-        return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
-                                    template=spec.judge.prompt_template, top_k=spec.judge.top_k))
-
+        train, val = build(train_items), build(val_items)
+    else:  # the shared GenRM training prompts, wrapped for the actor
+        data = training_prompts(spec)
+        notes, dropped = data.sources, data.dropped
+        train, val = ([Prompt(wrap(p.prompt), p.ground_truth(wrap(p.prompt))) for p in ps]
+                      for ps in (data.train, data.val))
     count = token_counter(spec)
     limit = spec.rl.max_prompt_tokens
-    train, long_train = drop_long(build(usable(train_items)), count, limit)
-    val, long_val = drop_long(build(usable(val_items)), count, limit)
+    train, long_train = drop_long(train, count, limit)
+    val, long_val = drop_long(val, count, limit)
     too_long = {"train": long_train, "val": long_val}
     if not train:
         raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'}; "
@@ -264,7 +317,7 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
     nemo = spec.rl.engine == "nemo-aligner"  # the only engine that reads actor_overrides.txt
     overrides = actor_overrides(spec, len(train), len(val)) if nemo else []
-    warnings = []
+    warnings: list[str] = []
     if nemo and overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
         raise JobFailed(
             f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "

@@ -101,8 +101,10 @@ class DataSection(Section):
     seed: int = 1234
     max_items: int = Field(0, ge=0, description="0 = all.")
     val_items: int = Field(
-        256, ge=0,
-        description="Training items held out (seeded, by item id) for validation rollouts; never an eval split.",
+        0, ge=0,
+        description="Training items held out (seeded, by item id) for validation rollouts; never an eval "
+        "split. 0 = 5% of the items (at least one); set it to have NeMo-Aligner's validation batch checked "
+        "at compile time.",
     )
 
 
@@ -353,7 +355,7 @@ class Variant(BaseModel):
 class Spec(Section):
     """A whole experiment: what to train or evaluate, on what, where, and what to sweep."""
 
-    extends: str | None = Field(None, description="Recipe name (recipes/<name>.toml) or a path to a spec.")
+    extends: str | None = Field(None, description="Recipe name (rcstudio/recipes/<name>.toml, or in $RCSTUDIO_RECIPES) or a path to a spec.")
     experiment: ExperimentSection
     judge: JudgeSection = Field(default_factory=JudgeSection)
     policy: PolicySection = Field(default_factory=PolicySection)

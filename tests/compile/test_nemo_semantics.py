@@ -24,7 +24,7 @@ from rcstudio.spec import expand, load_spec
 from rcs_compile_helpers import hydra_compose
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "recipes" / "rationalerm" / "nemo-aligner-genrm-gated.toml"
+RECIPE = REPO / "rcstudio" / "recipes" / "rationalerm" / "nemo-aligner-genrm-gated.toml"
 TRAIN_PROMPTS = 21_860  # RationaleRM full (22,116) minus 256 held out for validation
 VAL_PROMPTS = 256
 

@@ -101,8 +101,11 @@ def val_samples(spec: Any, val_prompts: int) -> int:
     return (val_prompts // unit) * unit
 
 
-def expected_val_prompts(spec: Any) -> int:
-    """Validation prompts the held-out slice gives before length filtering (swap = both doubles it)."""
+def expected_val_prompts(spec: Any) -> int | None:
+    """Validation prompts the held-out slice gives before length filtering (swap = both doubles it);
+    None when data.val_items = 0 (5% of the data, known only once prep has read it)."""
+    if not spec.data.val_items:
+        return None
     both = spec.data.swap == "both" and spec.experiment.kind != "policy-rlhf"  # policy prompts ignore swap
     return spec.data.val_items * (2 if both else 1)
 

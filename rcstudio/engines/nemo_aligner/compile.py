@@ -6,7 +6,7 @@ reward model; rcstudio's reward server plays that model. The compiler emits:
 - `overrides.txt`: the Hydra override list (`++key` for keys the YAML lacks; the checkpoint fills them),
 - `config.yaml`: the composed config for reading (composed with Hydra when a NeMo-Aligner conf dir is
   reachable: `$RCSTUDIO_NEMO_CONF` or `<rl.nemo_aligner.install_dir>/examples/nlp/gpt/conf`),
-- `job.sbatch`: the heterogeneous job from `slurm/templates/nemo_aligner_hetjob.sbatch.tmpl`.
+- `job.sbatch`: the heterogeneous job from `hetjob.sbatch.tmpl` (package data of this package).
 Checks NeMo would only make at run time (batch divisibility, lengths, intervals) happen here.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+from importlib import resources
 import re
 import shlex
 import string
@@ -35,7 +36,7 @@ NEMO_ALIGNER_VERSION = "0.7.0"
 ACTOR_SCRIPT = "examples/nlp/gpt/train_gpt_reinforce_actor.py"
 CONF_SUBDIR = "examples/nlp/gpt/conf"
 CONFIG_NAME = "gpt_reinforce_actor"
-TEMPLATE = Path(__file__).resolve().parents[3] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
+TEMPLATE = "hetjob.sbatch.tmpl"  # package data next to this module (found in any install, not by repo layout)
 REWARD_IP_KEY = "remote_rm.reward_model.ip"
 CHATML_END_STRINGS = ["<|im_end|>", "<|endoftext|>"]
 ACTOR_AUTH = Path(__file__).resolve().parent / "actor_auth.py"
@@ -150,7 +151,6 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("model.optim.sched.min_lr", sched["min_lr"]),
         ("++model.length_params.max_length", rl.max_generation_tokens),
         ("model.reinforce.num_rollout_samples", rl.global_batch_size),
-        ("model.reinforce.num_val_samples", nb.val_samples(spec, nb.expected_val_prompts(spec))),
         ("model.reinforce.rollout_micro_batch_size", na.rollout_micro_batch_size),
         ("model.reinforce.sampling_params.temperature", rl.temperature),
         ("model.reinforce.sampling_params.top_p", rl.top_p),
@@ -163,6 +163,9 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("exp_manager.wandb_logger_kwargs.project", tracking.project),
         ("exp_manager.wandb_logger_kwargs.name", run.name),
     ]
+    expected_val = nb.expected_val_prompts(spec)
+    if expected_val is not None:  # else prep sets it at run time (data/actor_overrides.txt)
+        o.append(("model.reinforce.num_val_samples", nb.val_samples(spec, expected_val)))
     fam = families.family_of(trained_model(spec))
     if fam is not None and fam.supported:
         o.append(("trainer.reinforce.trt_llm.model_type", fam.trt_model_type))
@@ -244,7 +247,7 @@ def check_validation_batch(spec: Spec) -> None:
     """v0.7.0 raises IndexError (`rollout_batches[0]` in reinforce.py) when validation yields no
     rollout batch: fewer validation prompts than val_rollout_micro_batch_size x DP."""
     prompts = nb.expected_val_prompts(spec)
-    if nb.val_samples(spec, prompts) == 0:
+    if prompts is not None and nb.val_samples(spec, prompts) == 0:
         unit = spec.rl.nemo_aligner.rollout_micro_batch_size * nb.batching(spec).dp
         raise _error(spec, "data.val_items",
                      f"{prompts} validation prompts are fewer than one validation rollout batch "
@@ -465,4 +468,5 @@ def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
         "actor": actor,
         "actor_srun_flags": actor_flags,
     }
-    return _SbatchTemplate(TEMPLATE.read_text()).substitute(values)
+    text = resources.files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return _SbatchTemplate(text).substitute(values)
