@@ -34,12 +34,13 @@ def _pairs(quickstart_pairs, path, drop_ids=()):
     return path
 
 
-def _spec(tmp_path, train, swap="random", seed=7, extra=""):
+def _spec(tmp_path, train, swap="random", seed=7, extra="", tokenizer=""):
     (tmp_path / "spec.toml").write_text(f"""
 [experiment]
 name = "prep"
 [judge]
 checkpoint = "/c.nemo"
+tokenizer = "{tokenizer}"
 chat_format = "none"
 top_k = 0
 [data]
@@ -70,8 +71,10 @@ def _rows_per_engine(spec, tmp_path):
 
 
 @pytest.mark.parametrize("swap", ["random", "both", "none"])
-def test_every_engine_trains_on_the_same_prompts_swaps_and_ground_truth(quickstart_pairs, tmp_path, swap):
-    spec = _spec(tmp_path, _pairs(quickstart_pairs, tmp_path / "pairs.jsonl"), swap=swap)
+def test_every_engine_trains_on_the_same_prompts_swaps_and_ground_truth(quickstart_pairs, tmp_path, swap,
+                                                                       prep_tokenizer_dir):
+    spec = _spec(tmp_path, _pairs(quickstart_pairs, tmp_path / "pairs.jsonl"), swap=swap,
+                 tokenizer=prep_tokenizer_dir)
     rows = _rows_per_engine(spec, tmp_path)
     first, *others = rows.values()
     assert first, "no training rows"

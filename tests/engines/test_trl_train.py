@@ -151,10 +151,15 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     from rcstudio.engines.dispatch import run_job
     from rcstudio.tracking.offline import find_wandb_files, read_run
 
-    items = load_pairs(quickstart_pairs).items[:2]
+    # 3 items: the shared prep holds one out for validation (by id) whatever the engine, 2 train
+    from rcstudio.engines.prepare import load_items
+
+    probe = _train_spec([f'data.train=["{quickstart_pairs}"]', 'data.max_items=3', 'data.swap="none"'])
+    items = load_items(probe, with_val=False)[0]
+    assert len(items) == 2
     rows = _rows(items, "none", 0)
     model = _prime_tiny_judge(tmp_path / "judge", items, rows)
-    spec = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
+    spec = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=3',
                         'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.temperature=0.3',
                         'reward.form="additive"', 'reward.alpha=0.5'])
     run_dir = tmp_path / "runs" / "quickstart" / "quickstart-tinytrl"
@@ -189,7 +194,7 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     assert "reward/rc" in keys  # parsed, right or wrong, the additive reward matched their reasons
 
     # preempted/requeued job: same run dir, more steps -> continues from checkpoint-2
-    longer = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
+    longer = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=3',
                           'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.max_steps=3', 'rl.temperature=0.3',
                           'reward.form="additive"', 'reward.alpha=0.5'])
     again = trl_grpo.run_training(run_dir, longer)
