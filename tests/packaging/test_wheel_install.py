@@ -19,6 +19,7 @@ HETJOB = """
 [experiment]
 name = "wheel-hetjob"
 [judge]
+model = "meta-llama/Llama-3.1-8B-Instruct"
 checkpoint = "/ckpt/judge.nemo"
 [data]
 train = ["train.jsonl"]
@@ -27,7 +28,7 @@ executor = "slurm"
 """
 
 FROM_RECIPE = """
-extends = "rationalerm/genrm-gated"
+extends = "rationalerm/nemo-aligner-genrm-gated"
 [experiment]
 name = "wheel-recipe"
 [judge]
@@ -81,7 +82,7 @@ def test_installed_wheel_compiles_a_hetjob_and_a_recipe_spec(installed):
     (outside / "recipe.toml").write_text(FROM_RECIPE)
     listed = json.loads(_run([rcstudio, "recipes", "list", "--json"], cwd=outside, env=env))
     paths = {r["name"]: r["path"] for r in listed["recipes"]}
-    assert Path(paths["rationalerm/genrm-gated"]).resolve().is_relative_to(venv.resolve())
+    assert Path(paths["rationalerm/nemo-aligner-genrm-gated"]).resolve().is_relative_to(venv.resolve())
 
     out = json.loads(_run([rcstudio, "compile", "hetjob.toml", "--out", "build", "--json"], cwd=outside, env=env))
     (run,) = out["runs"]
