@@ -16,6 +16,7 @@ import typer
 
 from rcstudio.cli.common import SET_HELP, echo_json
 from rcstudio.errors import UserError
+from rcstudio.spec.models import TRAINING_KINDS
 
 
 def _runs_summary(runs) -> list[dict[str, Any]]:
@@ -50,7 +51,9 @@ def init(
             f'extends = "{recipe}"\n\n[experiment]\nname = "{exp_name}"\n'
         )
     else:
-        text = (Path(__file__).resolve().parents[1] / "spec" / "starter.toml").read_text()
+        from importlib import resources
+
+        text = resources.files("rcstudio.spec").joinpath("starter.toml").read_text(encoding="utf-8")
         text = text.replace('name = "my-genrm"', f'name = "{exp_name}"', 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -71,21 +74,28 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Check a spec: syntax, keys, types, impossible combinations, sweep points, compile-time checks."""
-    from rcstudio.compile import uses_nemo_aligner
-    from rcstudio.compile.nemo_aligner import check
+    from rcstudio.compile import engine_for
     from rcstudio.spec import expand, load_spec
 
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
+    warnings: list[str] = []
     for run in runs:
-        if uses_nemo_aligner(run):
-            check(run)
+        engine = engine_for(run)
+        if engine is not None:
+            engine.check_run(run)
+            for warning in engine.warnings(run):
+                if warning not in warnings:
+                    warnings.append(warning)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
-                    "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})
+                    "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs),
+                    "warnings": warnings})
         return
     kind = loaded.experiment.kind
-    what = f"{kind}, {loaded.rl.engine}" if kind in ("genrm-train", "policy-rlhf") else kind
+    what = f"{kind}, {loaded.rl.engine}" if kind in TRAINING_KINDS else kind
     typer.echo(f"ok: {spec}: experiment {loaded.experiment.name} ({what}), "
                f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
     for run in runs:
@@ -143,7 +153,7 @@ def compile_cmd(
 
 
 def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout.")) -> None:
-    """List recipes (recipes/ in the repo and $RCSTUDIO_RECIPES)."""
+    """List recipes (shipped in rcstudio/recipes/ and in $RCSTUDIO_RECIPES)."""
     from rcstudio.spec.recipes import list_recipes, recipe_description
 
     found = list_recipes()
@@ -152,7 +162,7 @@ def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON ob
                                 for n, p in found.items()]})
         return
     if not found:
-        typer.echo("no recipes found (recipes/ next to the package, or set RCSTUDIO_RECIPES)")
+        typer.echo("no recipes found (rcstudio/recipes/ in the package, or set RCSTUDIO_RECIPES)")
         return
     width = max(len(n) for n in found)
     for n, p in found.items():

@@ -1,11 +1,24 @@
-"""Data preparation for NeMo-Aligner runs: pairs -> actor prompt JSONL + the reward side's ground truth.
+"""Training-data preparation, the one for every engine: pairs -> judge prompts + ground truth.
 
+`training_prompts(spec)` is THE preparation of GenRM training prompts: which items are kept
+(`keep_for_training`), the validation split, which are shown swapped (`rationale.prompt.orders`:
+per item id and `data.seed`, so adding items reshuffles no other), the rendered judge prompt and
+the ground truth the reward needs. Every engine trains on its result (each engine only formats
+it: chat wrapping, file format), and a test checks that all registered engines get the same.
+
+`prepare_data` (the `prepare` step) writes it for the reward server and the NeMo-Aligner actor.
 Runs inside the job (`rcstudio run-job --run-dir DIR --step prepare`), first thing in het group 0.
 Writes, in `data/`:
 - `train_prompts.jsonl`, `val_prompts.jsonl`: `{"text": prompt}` per line (NeMo-Aligner's prompt
   dataset reads `text`), the judge prompt wrapped in the chat format the actor expects;
 - `ground_truth.jsonl`: per prompt `{"prompt_sha", "id", "domain", "preference", "swapped",
-  "human_checklist"}` - preference already flipped for swapped items (A = response2 then).
+  "human_checklist", "split"}` - preference already flipped for swapped items (A = response2 then).
+Validation prompts come from `data.val_items` training items held out by a seeded hash of their
+id (never from `data.eval`, the evaluation split: checkpoint selection by `val_rewards` must not
+see it). Prompts longer than `rl.max_prompt_tokens` (counted with the actor model's tokenizer via
+`engines/tokens.py`) are dropped and counted per split, so NeMo-Aligner never swaps or cuts one.
+`actor_overrides.txt` (NeMo-Aligner runs) carries the Hydra overrides only the data decides: the
+scheduler's `max_steps` in optimizer steps, and `num_val_samples` after the length filter.
 Prompts ask for `judge.top_k` reasons: training specs set 0 (a free number, as in the paper's
 training; the recipes do), evaluation asks for the top 5.
 Policy-RLHF runs get the conversation itself as the prompt, and rows carry `context` and a
@@ -16,19 +29,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rcstudio.errors import JobFailed
+from rcstudio.rationale.prompt import orders, swap_decision
+from rcstudio.rationale.schema import PairItem
+from rcstudio.spec.models import Spec
+
+__all__ = ["TrainingData", "TrainingPrompt", "orders", "prepare_data", "swap_decision", "training_prompts"]
 
 TRAIN_FILE = "train_prompts.jsonl"
 VAL_FILE = "val_prompts.jsonl"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SUMMARY_FILE = "prepare_summary.json"
-VAL_FRACTION = 0.05
+VAL_FRACTION = 0.05  # data.val_items = 0: hold out 5% of the training items (at least one)
+ACTOR_OVERRIDES_FILE = "actor_overrides.txt"
 
 
 @dataclass(frozen=True)
@@ -42,19 +60,35 @@ def prompt_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def swap_decision(item_id: str, seed: int) -> bool:
-    """Seeded, order-independent coin flip per item (same item + seed -> same answer anywhere)."""
-    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
-    return bool(digest[0] & 1)
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """One GenRM training prompt: the judge prompt (before any engine's chat wrapping) and the
+    ground truth of the pair as shown (`preference` already flipped when `swapped`: A = response2)."""
+
+    prompt: str
+    id: str
+    domain: str
+    preference: int | None
+    swapped: bool
+    human_checklist: tuple[str, ...]
+
+    def ground_truth(self, text: str) -> dict[str, Any]:
+        """The reward side's row for this prompt as the engine sends it (`text`, wrapped)."""
+        return {"prompt_sha": prompt_sha(text), "id": self.id, "domain": self.domain,
+                "preference": self.preference, "swapped": self.swapped,
+                "human_checklist": list(self.human_checklist)}
 
 
-def orders(item_id: str, policy: str, seed: int) -> list[bool]:
-    """Which response orders an item is shown in: [False] = as stored, [True] = swapped."""
-    if policy == "none":
-        return [False]
-    if policy == "both":
-        return [False, True]
-    return [swap_decision(item_id, seed)]
+@dataclass
+class TrainingData:
+    """What `training_prompts` made: train and validation prompts, the kept training items (a
+    tiny model's warm-up reads their stored judgments), why items were dropped, and the sources."""
+
+    train: list[TrainingPrompt]
+    val: list[TrainingPrompt]
+    train_items: list[PairItem]
+    dropped: dict[str, int]
+    sources: list[str]
 
 
 def chatml(prompt: str) -> str:
@@ -78,24 +112,24 @@ def keep_for_training(item: Any, tie_policy: str) -> str | None:
     return None
 
 
-def judge_prompts(items: Iterable[Any], *, swap: str, seed: int, wrap: Callable[[str], str],
-                  template: str, top_k: int = 0) -> list[Prompt]:
-    """GenRM training prompts (one per shown order) and their ground-truth rows."""
+def judge_prompts(items: Iterable[PairItem], *, swap: str, seed: int, template: str,
+                  top_k: int = 0) -> list[TrainingPrompt]:
+    """GenRM training prompts, one per shown order, repeated prompt texts dropped (the ground
+    truth is keyed by the prompt's hash)."""
     from rcstudio.rationale.prompt import render_judge_prompt
 
-    out = []
+    out: list[TrainingPrompt] = []
+    seen: set[str] = set()
     for item in items:
         for swapped in orders(item.id, swap, seed):
-            text = wrap(render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template))
+            text = render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template)
+            if text in seen:
+                continue
+            seen.add(text)
             pref = item.preference
-            out.append(Prompt(text, {
-                "prompt_sha": prompt_sha(text),
-                "id": item.id,
-                "domain": item.domain,
-                "preference": -pref if (swapped and pref is not None) else pref,
-                "swapped": swapped,
-                "human_checklist": list(item.human_checklist),
-            }))
+            out.append(TrainingPrompt(text, str(item.id), item.domain,
+                                      -pref if (swapped and pref is not None) else pref, swapped,
+                                      tuple(item.human_checklist)))
     return out
 
 
@@ -125,28 +159,103 @@ def dedupe(prompts: Iterable[Prompt]) -> list[Prompt]:
     return out
 
 
-def split_val(items: list[Any], seed: int, fraction: float = VAL_FRACTION) -> tuple[list[Any], list[Any]]:
-    """Seeded hold-out when no eval data is given: (train, val); at least one item each when possible."""
-    if len(items) < 2:
-        return items, []
-    n_val = max(1, int(len(items) * fraction))
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    val_idx = set(order[:n_val])
-    return ([it for i, it in enumerate(items) if i not in val_idx],
-            [it for i, it in enumerate(items) if i in val_idx])
+def val_rank(item_id: str, seed: int) -> str:
+    """The order items are held out in: a seeded hash of the id, so the slice depends on neither
+    the file order nor the other items."""
+    return hashlib.sha256(f"val:{seed}:{item_id}".encode()).hexdigest()
+
+
+def split_val(items: list[Any], seed: int, n_val: int) -> tuple[list[Any], list[Any]]:
+    """(train, val): the `n_val` items with the lowest `val_rank` are held out (at least one item
+    stays for training); every copy of a held-out id goes to validation."""
+    if not items or n_val <= 0:
+        return list(items), []
+    ranked = sorted({it.id for it in items}, key=lambda i: val_rank(i, seed))
+    held = set(ranked[:min(n_val, len(ranked) - 1)])
+    return [it for it in items if it.id not in held], [it for it in items if it.id in held]
+
+
+def drop_long(prompts: list[Prompt], count: Callable[[str], int], limit: int) -> tuple[list[Prompt], int]:
+    """Prompts within `limit` tokens, and how many were over."""
+    kept = [p for p in prompts if count(p.text) <= limit]
+    return kept, len(prompts) - len(kept)
+
+
+def actor_overrides(spec: Any, train_prompts: int, val_prompts: int) -> list[str]:
+    """The run-time overrides (engines/nemo_aligner/batching.py has the derivations)."""
+    from rcstudio.engines.nemo_aligner import batching as nb
+
+    steps = nb.optimizer_steps(spec, train_prompts)
+    sched = nb.sched_values(spec, steps)
+    return [f"++model.optim.sched.max_steps={sched['max_steps']}",
+            f"model.reinforce.num_val_samples={nb.val_samples(spec, val_prompts)}"]
+
+
+def actor_tokenizer_name(spec: Any) -> str:
+    """The tokenizer of the model the actor generates with (its prompts are cut by it)."""
+    if spec.experiment.kind == "policy-rlhf":
+        return spec.policy.model or spec.judge.tokenizer or spec.judge.model
+    return spec.judge.tokenizer or spec.judge.model
+
+
+def token_counter(spec: Any) -> Callable[[str], int]:
+    """Prompt text -> its token count with the actor model's tokenizer (engines/tokens.py).
+
+    The prepared text is already wrapped in the chat format, so it is tokenized as is (chat=False);
+    a tokenizer that adds BOS counts one more token than NeMo's `text_to_ids`, never fewer."""
+    from rcstudio.engines.tokens import count_prompt_tokens
+    from rcstudio.serve.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(actor_tokenizer_name(spec)).tok
+    return lambda text: count_prompt_tokens(tok, text, chat=False)
 
 
 # -- I/O -------------------------------------------------------------------------------------------
-def _load(sources: Sequence[str], limit: int) -> tuple[list[Any], list[str]]:
+def _load(sources: Sequence[str], limit: int) -> tuple[list[PairItem], list[str]]:
     from rcstudio.rationale.data import load_pairs
 
-    items, notes = [], []
+    items: list[PairItem] = []
+    notes = []
     for src in sources:
         result = load_pairs(src, limit=limit)  # no source needs more than `limit`: stop reading there
         items.extend(result.items)
         notes.append(result.summary())
     return (items[:limit] if limit else items), notes
+
+
+def load_items(spec: Spec, with_val: bool = True) -> tuple[list[PairItem], list[PairItem], list[str]]:
+    """(train items, validation items, source notes): data.train capped by data.max_items, minus
+    the `data.val_items` items held out by id for validation (held out whether or not the engine
+    validates, `with_val`, so the training items never depend on it). data.eval is an evaluation
+    split and is never validated on."""
+    train_items, notes = _load(spec.data.train, spec.data.max_items)
+    n_val = spec.data.val_items or (max(1, int(len(train_items) * VAL_FRACTION)) if len(train_items) > 1 else 0)
+    train_items, val_items = split_val(train_items, spec.data.seed, n_val)
+    return train_items, (val_items if with_val else []), notes
+
+
+def training_prompts(spec: Spec, with_val: bool = True) -> TrainingData:
+    """THE training prompts of a GenRM run, for every engine (see the module docstring);
+    `with_val=False` skips reading data.eval for engines that do not validate."""
+    train_items, val_items, notes = load_items(spec, with_val)
+    dropped: dict[str, int] = {}
+
+    def usable(items: list[PairItem]) -> list[PairItem]:
+        kept = []
+        for it in items:
+            why = keep_for_training(it, spec.reward.tie_policy)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+            else:
+                kept.append(it)
+        return kept
+
+    def build(items: list[PairItem]) -> list[TrainingPrompt]:
+        return judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed,
+                             template=spec.judge.prompt_template, top_k=spec.judge.top_k)
+
+    kept_train = usable(train_items)
+    return TrainingData(build(kept_train), build(usable(val_items)), kept_train, dropped, notes)
 
 
 def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
@@ -176,68 +285,66 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
+def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
     """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     wrap, wrap_conv = _wrapper(spec)
-    train_items, notes = _load(spec.data.train, spec.data.max_items)
-    val_items, val_notes = _load(spec.data.eval, 0) if spec.data.eval else ([], [])
-    notes += val_notes
-    if not spec.data.eval:
-        train_items, val_items = split_val(train_items, spec.data.seed)
+    if spec.experiment.kind == "policy-rlhf":
+        train_items, val_items, notes = load_items(spec)
+        dropped: dict[str, int] = {}
 
-    dropped: dict[str, int] = {}
-    policy = spec.experiment.kind == "policy-rlhf"
+        def build(items: list[PairItem]) -> list[Prompt]:
+            return dedupe(policy_prompts([it for it in items if it.context], wrap_conversation=wrap_conv))
 
-    def usable(items: list[Any]) -> list[Any]:
-        if policy:
-            return [it for it in items if it.context]
-        kept = []
-        for it in items:
-            why = keep_for_training(it, spec.reward.tie_policy)
-            if why:
-                dropped[why] = dropped.get(why, 0) + 1
-            else:
-                kept.append(it)
-        return kept
-
-    def build(items: list[Any]) -> list[Prompt]:
-        if policy:
-            return dedupe(policy_prompts(items, wrap_conversation=wrap_conv))
-        return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
-                                    template=spec.judge.prompt_template, top_k=spec.judge.top_k))
-
-    train = build(usable(train_items))
-    val = build(usable(val_items))
+        train, val = build(train_items), build(val_items)
+    else:  # the shared GenRM training prompts, wrapped for the actor
+        data = training_prompts(spec)
+        notes, dropped = data.sources, data.dropped
+        train, val = ([Prompt(wrap(p.prompt), p.ground_truth(wrap(p.prompt))) for p in ps]
+                      for ps in (data.train, data.val))
+    count = token_counter(spec)
+    limit = spec.rl.max_prompt_tokens
+    train, long_train = drop_long(train, count, limit)
+    val, long_val = drop_long(val, count, limit)
+    too_long = {"train": long_train, "val": long_val}
     if not train:
-        raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'})")
+        raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'}; "
+                        f"over rl.max_prompt_tokens = {limit}: {too_long})")
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
-    warnings = []
-    if len(val) < spec.rl.global_batch_size and not spec.cluster.actor_command:
-        warnings.append(
-            f"{len(val)} validation prompts are fewer than one validation batch (NeMo-Aligner's "
-            f"num_val_samples defaults to rl.global_batch_size = {spec.rl.global_batch_size}): validation "
-            "will see no batch; add data.eval or set rl.engine_overrides = "
-            "[\"model.reinforce.num_val_samples=N\"]")
-    rows = {p.row["prompt_sha"]: p.row for p in train + val}
+    nemo = spec.rl.engine == "nemo-aligner"  # the only engine that reads actor_overrides.txt
+    overrides = actor_overrides(spec, len(train), len(val)) if nemo else []
+    warnings: list[str] = []
+    if nemo and overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
+        raise JobFailed(
+            f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "
+            "than one validation rollout batch (rollout_micro_batch_size x data-parallel size): NeMo-Aligner "
+            "v0.7.0 would fail with IndexError at its first validation; raise data.val_items")
+    # `split` lets the reward server log validation rollouts apart from the training steps
+    rows = {p.row["prompt_sha"]: {**p.row, "split": split} for split, ps in (("train", train), ("val", val))
+            for p in ps}
     summary = {
         "train_prompts": _write_jsonl(data_dir / TRAIN_FILE, ({"text": p.text} for p in train)),
         "val_prompts": _write_jsonl(data_dir / VAL_FILE, ({"text": p.text} for p in val)),
         "ground_truth_rows": _write_jsonl(data_dir / GROUND_TRUTH_FILE, rows.values()),
         "swapped": sum(1 for p in train + val if p.row["swapped"]),
         "dropped": dropped,
+        "over_max_prompt_tokens": too_long,
+        "actor_overrides": overrides,
         "sources": notes,
         "chat_format": spec.judge.chat_format,
         "warnings": warnings,
     }
+    if nemo:
+        (data_dir / ACTOR_OVERRIDES_FILE).write_text("".join(o + "\n" for o in overrides), encoding="utf-8")
     (run_dir / "results").mkdir(exist_ok=True)
     (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"prepared {summary['train_prompts']} train / {summary['val_prompts']} val prompts, "
-          f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}", flush=True)
+          f"{summary['ground_truth_rows']} ground-truth rows in {data_dir}; dropped over "
+          f"rl.max_prompt_tokens = {limit}: {long_train} train, {long_val} val", flush=True)
     for w in warnings:
         print(f"warning: {w}", flush=True)
     return summary

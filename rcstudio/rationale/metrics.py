@@ -14,15 +14,17 @@ Two variants:
   AP = (1/n) * sum over ranks r whose reason is matched (score > 0) of P@r,
   P@r = (matched scores of reasons 1..r) / r.
 
-* ``"reference"`` - reproduces the released analysis script, whose two descriptions we reconcile
-  as follows. Items with more than 10 or with zero model reasons are skipped (`skipped` is set).
-  Only model reasons 1..K are looked at. Each human item takes its best model reason among those
-  (first one on ties) - no one-to-one constraint, so RC = mean over human items of that best score.
-  The model reasons chosen by at least one human item with a score > 0 are the "matched" ones;
-  each carries its best score over the human items that chose it ("for each model reason, its
-  best score over human points"). Matched reasons are sorted by index and ranked 1..m ignoring
-  gaps (ranks 2 and 5 count as 1 and 2); AP = (1/n) * sum_r P@r over those ranks, precision =
-  (sum of matched reasons' scores) / min(k, K), F1 = harmonic mean.
+* ``"reference"`` - follows the released analysis script step by step. Items with more than 10 or
+  with zero model reasons are skipped (`skipped` is set). Its matcher names, for each human point,
+  the best model reason among ALL of the model's reasons (first one on ties; a best score of 0 is
+  "no match") - no one-to-one constraint. The analysis then drops every match whose reason index
+  is beyond min(k, K) (K = `top_k`, 5 at evaluation; 0 = no cut): a human point whose best reason
+  sits below rank K scores 0, even when a reason within the first K also matched it. RC = mean
+  over human points of the kept match scores. The model reasons with a kept match are the
+  "matched" ones; each carries its best score over the human points that chose it. Matched
+  reasons are sorted by index and ranked 1..m ignoring gaps (ranks 2 and 5 count as 1 and 2);
+  AP = (1/n) * sum_r P@r over those ranks, precision = (sum of matched reasons' scores) /
+  min(k, K), F1 = harmonic mean.
 """
 
 from __future__ import annotations
@@ -179,9 +181,11 @@ def _reference(s: np.ndarray, top_k: int) -> ItemMetrics:
         why = "no model reasons" if k_all == 0 else f"more than {REFERENCE_MAX_REASONS} model reasons"
         return ItemMetrics(0.0, 0.0, 0.0, 0.0, n_human=n, n_model=k_all, skipped=why)
     k = min(k_all, top_k) if top_k > 0 else k_all
-    s = s[:, :k]
-    best_j = s.argmax(axis=1)  # first on ties
+    # the script's matcher: best reason among ALL k_all reasons per human point, first on ties
+    best_j = s.argmax(axis=1)
     best = s[np.arange(n), best_j]
+    # its analysis: a match on a reason beyond min(k, K) is dropped (the point scores 0)
+    best = np.where(best_j < k, best, 0.0)
     rc = float(best.sum()) / n
     per_reason: dict[int, float] = {}
     for j, sc in zip(best_j.tolist(), best.tolist()):

@@ -36,6 +36,11 @@ def triton_config(name: str = MODEL_NAME, max_batch_size: int = 4096) -> dict[st
     }
 
 
+def validation_flags(splits: list[Any]) -> list[bool]:
+    """Which sequences answer validation prompts (their ground-truth row says split = val)."""
+    return [s.row is not None and s.row.extra.get("split") == "val" for s in splits]
+
+
 @dataclass
 class RewardBackend:
     """Splits with `splitter`, scores with `scorer` (HybridScorer or PolicyScorer), feeds `step_logger`."""
@@ -86,7 +91,7 @@ class RewardBackend:
         splits = await asyncio.to_thread(self.splitter.split_batch, inputs["tokens"], inputs["sequence_lengths"], sentences)
         scored = await score_all(self.scorer, splits)
         if self.step_logger is not None:
-            self.step_logger.add(scored)
+            self.step_logger.add(scored, validation=validation_flags(splits))
         return {"rewards": np.asarray([[s.reward] for s in scored], dtype=np.float32).reshape(-1, 1)}
 
     async def aclose(self) -> None:

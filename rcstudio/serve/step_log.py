@@ -1,9 +1,11 @@
 """Reward components per actor step, for W&B (the curves of paper figure 3).
 
 The server cannot see the actor's step, so it counts: one step = `sequences_per_step` scored
-sequences (rl.global_batch_size x rl.rollouts_per_prompt). A quiet gap of `idle_flush_s` also
-closes a step early (validation rollouts, the last partial step, an actor restart), so nothing
-stays unlogged. Aggregation is pure (`summarize`); the logger only feeds it and calls `run.log`.
+TRAINING sequences (rl.global_batch_size x rl.rollouts_per_prompt). Validation sequences (rows
+with split = val) never advance the count: they are logged as `val_reward/*` at the current step,
+which is the step NeMo-Aligner v0.7.0 logs its `val_rollouts/` at (`fit` increments `self.step`
+before it validates), so both logs share one step axis. A quiet gap of `idle_flush_s` flushes
+pending validation sequences; a partial training step is logged only at close (the last step). Aggregation is pure (`summarize`); the logger only feeds it and calls `run.log`.
 """
 
 from __future__ import annotations
@@ -60,21 +62,37 @@ class StepLogger:
     matcher_stats: Callable[[], tuple[list[float], float | None]] | None = None
     step: int = 0
     pending: list[Scored] = field(default_factory=list)
+    val_pending: list[Scored] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     _last: float = field(default_factory=time.monotonic)
     _task: asyncio.Task | None = None
 
-    def add(self, scored: Sequence[Scored]) -> None:
+    def add(self, scored: Sequence[Scored], validation: Sequence[bool] | None = None) -> None:
         if self._task is None and self.idle_flush_s > 0:
             self.start()
         self._last = time.monotonic()
         self.totals.update(s.status for s in scored)
-        self.pending.extend(scored)
+        flags = list(validation) if validation is not None else [False] * len(scored)
+        self.val_pending.extend(s for s, v in zip(scored, flags) if v)
+        self.pending.extend(s for s, v in zip(scored, flags) if not v)
         while len(self.pending) >= self.sequences_per_step > 0:
             chunk, self.pending = self.pending[: self.sequences_per_step], self.pending[self.sequences_per_step :]
             self._log(chunk)
 
+    def flush_validation(self) -> None:
+        """Log pending validation sequences at the current step (the step counter stays)."""
+        if self.val_pending:
+            chunk, self.val_pending = self.val_pending, []
+            metrics = {"val_" + k: v for k, v in summarize(chunk).items()}
+            try:
+                self.run.log(metrics, step=self.step)
+            except Exception as exc:  # W&B trouble must never stop the rewards
+                log.warning("W&B log failed at step %d: %s", self.step, exc)
+            log.info("validation at step %d: %d sequences, reward %.4f", self.step, len(chunk),
+                     metrics.get("val_reward/total", 0.0))
+
     def flush(self) -> None:
+        self.flush_validation()
         if self.pending:
             chunk, self.pending = self.pending, []
             self._log(chunk)
@@ -94,8 +112,8 @@ class StepLogger:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.idle_flush_s))
-            if self.pending and time.monotonic() - self._last >= self.idle_flush_s:
-                self.flush()
+            if self.val_pending and time.monotonic() - self._last >= self.idle_flush_s:
+                self.flush_validation()
 
     def start(self) -> None:
         if self._task is None:

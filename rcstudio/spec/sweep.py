@@ -112,7 +112,7 @@ def expand(spec: Spec) -> list[RunSpec]:
         raise UserError(f"this spec expands into {count} runs; at most {MAX_RUNS} per spec",
                         file=file, key="sweep",
                         hint="split the sweep into several specs, or sweep fewer values per key")
-    base = canonical_dict(spec)
+    base = canonical_dict(spec, all_engines=True)
     base["sweep"] = {"grid": {}, "zip": {}}
     base["variants"] = {}
     runs: list[RunSpec] = []

@@ -32,3 +32,17 @@ def compile_spec(tmp_path):
         return [compile_run(run, out / run.run_id) for run in expand(load_spec(spec_file, overrides))]
 
     return _compile
+
+
+@pytest.fixture(scope="session")
+def prep_tokenizer_dir(tmp_path_factory) -> Path:
+    """A small real tokenizer (byte-level BPE) saved as a transformers tokenizer: prep counts
+    prompt tokens with the judge's tokenizer, and tests have no model hub."""
+    from rcstudio.testing.tokenizer import bpe_tokenizer
+
+    corpus = [f"Question {i}? first answer {i} second answer {i} Response 1 states fact {i}." for i in range(50)]
+    fast = bpe_tokenizer(corpus, 300, ["<pad>", "<s>", "</s>"],
+                         additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    out = tmp_path_factory.mktemp("prep-tok")
+    fast.save_pretrained(out)
+    return out

@@ -28,5 +28,6 @@ GENRM = """
 name = "genrm"
 
 [judge]
-checkpoint = "/ckpt/qwen3-14b.nemo"
+model = "meta-llama/Llama-3.1-8B-Instruct"
+checkpoint = "/ckpt/llama-3.1-8b.nemo"
 """

@@ -18,7 +18,7 @@ import yaml
 from hydra.errors import ConfigCompositionException
 
 from rcstudio.compile import compile_run, load_run
-from rcstudio.compile.nemo_aligner import REWARD_IP_KEY
+from rcstudio.engines.nemo_aligner.compile import REWARD_IP_KEY
 from rcstudio.errors import UserError
 from rcstudio.spec import expand, load_spec
 
@@ -49,13 +49,19 @@ def test_every_compiled_override_list_composes_and_resolves(nemo_conf, tmp_path)
                     continue
                 cfg = composed(nemo_conf, compiled)
                 rl = run.spec.rl
-                assert cfg["model"]["global_batch_size"] == rl.mini_batch_size * rl.rollouts_per_prompt
+                c = run.spec.cluster
+                dp = c.nodes * c.gpus_per_node // (rl.nemo_aligner.tensor_parallel * rl.nemo_aligner.pipeline_parallel)
+                # v0.7.0: each optimizer step trains on model_gbs / DP distinct rollouts (reinforce.py fit)
+                assert cfg["model"]["global_batch_size"] // dp == rl.mini_batch_size * rl.rollouts_per_prompt
+                # RLHFDataset's prompt cut-off (seq - model.length_params.max_length) = the prompt budget
+                assert cfg["model"]["encoder_seq_length"] - cfg["model"]["length_params"]["max_length"] \
+                    == rl.max_prompt_tokens
                 assert cfg["model"]["reinforce"]["num_rollout_samples"] == rl.global_batch_size
                 assert cfg["trainer"]["reinforce"]["num_rollouts_per_prompt"] == rl.rollouts_per_prompt
                 assert cfg["trainer"]["reinforce"]["trt_llm"]["max_input_len"] == rl.max_prompt_tokens
                 assert cfg["model"]["reinforce"]["length_params"]["max_length"] == rl.max_generation_tokens
                 assert cfg["model"]["optim"]["lr"] == rl.lr
-                assert cfg["model"]["tensor_model_parallel_size"] == rl.tensor_parallel
+                assert cfg["model"]["tensor_model_parallel_size"] == run.spec.rl.nemo_aligner.tensor_parallel
                 assert cfg["pretrained_checkpoint"]["restore_from_path"] == run.spec.judge.checkpoint
                 assert cfg["remote_rm"]["reward_model"] == {"name": "reward_model", "ip": "10.0.0.7",
                                                             "port": run.spec.cluster.reward_port}
@@ -93,17 +99,17 @@ def test_a_misspelled_key_fails_composition(nemo_conf, compile_spec):
 
 def test_engine_overrides_are_composed_at_compile_time(nemo_conf, compile_spec, monkeypatch):
     monkeypatch.setenv("RCSTUDIO_NEMO_CONF", str(nemo_conf))
-    text = GENRM + '[rl]\nengine_overrides = ["trainer.reinforce.trt_llm.enable=false"]\n'
+    text = GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.reinforce.trt_llm.enable=false"]\n'
     (compiled,) = compile_spec(text)
     config = (compiled.run_dir / "compiled" / "config.yaml").read_text()
     assert "Composed with Hydra" in config
     assert yaml.safe_load(config)["trainer"]["reinforce"]["trt_llm"]["enable"] is False
     assert composed(nemo_conf, compiled)["trainer"]["reinforce"]["trt_llm"]["enable"] is False
     with pytest.raises(UserError) as info:
-        compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.reinforce.trt_lm.enable=false"]\n')
-    assert info.value.location.key == "rl.engine_overrides" and info.value.location.line == 7
+        compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.reinforce.trt_lm.enable=false"]\n')
+    assert info.value.location.key == "rl.nemo_aligner.overrides" and info.value.location.line == 8
     with pytest.raises(UserError, match="not a Hydra override"):
-        compile_spec(GENRM + '[rl]\nengine_overrides = ["model.optim.lr"]\n')
+        compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["model.optim.lr"]\n')
 
 
 def test_config_yaml_without_a_conf_dir_says_so(compile_spec, monkeypatch):
@@ -113,7 +119,7 @@ def test_config_yaml_without_a_conf_dir_says_so(compile_spec, monkeypatch):
     assert "not the composed config" in text
     assert yaml.safe_load(text)["model"]["reinforce"]["num_rollout_samples"] == 256
     # An engine override below a scalar key replaces it in the listing (it used to raise TypeError).
-    (compiled,) = compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.devices.x=1"]\n')
+    (compiled,) = compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.devices.x=1"]\n')
     tree = yaml.safe_load((compiled.run_dir / "compiled" / "config.yaml").read_text())
     assert tree["trainer"]["devices"] == {"x": 1}
 
@@ -126,7 +132,7 @@ def test_compile_is_byte_identical(compile_spec, tmp_path, monkeypatch, nemo_con
     shutil.rmtree(tmp_path / "a")
     second = compile_spec(text, out=tmp_path / "a")
     again = {p: p.read_bytes() for c in second for p in sorted(c.run_dir.rglob("*")) if p.is_file()}
-    assert snapshot == again and len(snapshot) == 10
+    assert snapshot == again and len(snapshot) == 12  # 6 files per run, actor_auth.py included
     assert [c.run.run_id for c in first] == [c.run.run_id for c in second]
 
 
@@ -219,6 +225,7 @@ def _stub_bin(tmp_path: Path) -> Path:
     scripts = {
         "srun": """
             log="$STUB_LOG/srun.$1"; printf '%s\\0' "$@" > "$log"
+            printf '%s' "${RCSTUDIO_REWARD_TOKEN:-}" > "$STUB_LOG/token.$1"
             if [[ "$1" == --het-group=0 ]]; then
               shift; while [[ "$1" == --* ]]; do shift; done; exec "$@"
             fi
@@ -228,7 +235,10 @@ def _stub_bin(tmp_path: Path) -> Path:
         "curl": '''
             for a in "$@"; do url="$a"; done
             if [[ "$url" == */v2/health/ready ]]; then grep -q serve-reward "$STUB_LOG/rcstudio" 2>/dev/null; fi''',
-        "rcstudio": 'printf "%s\\0" "$@" >> "$STUB_LOG/rcstudio"; printf "\\n" >> "$STUB_LOG/rcstudio"; sleep 0.2',
+        # prep writes the run-time overrides the actor appends (data/actor_overrides.txt)
+        "rcstudio": 'printf "%s\\0" "$@" >> "$STUB_LOG/rcstudio"; printf "\\n" >> "$STUB_LOG/rcstudio"\n'
+                    'if [[ "$1" == run-job ]]; then printf "++model.optim.sched.max_steps=7\\n" '
+                    '> "$3/data/actor_overrides.txt"; fi\nsleep 0.2',
         "vllm": 'printf "%s\\0" "$@" > "$STUB_LOG/vllm"',
     }
     for name, body in scripts.items():
@@ -270,6 +280,7 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
         name = "hostile"
         description = "x; rm -rf /"
         [judge]
+        model = "meta-llama/Llama-3.1-8B-Instruct"
         checkpoint = {HOSTILE!r}
         [reward.matcher]
         model = "m; touch PWNED4"
@@ -278,7 +289,8 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
         [cluster]
         container_image = "img; touch PWNED6"
         container_mounts = ["/a b:/c'd"]
-        nemo_aligner_dir = "/opt/$(touch PWNED7)"
+        [rl.nemo_aligner]
+        install_dir = "/opt/$(touch PWNED7)"
     """.replace(repr(HOSTILE), '"' + HOSTILE.replace("\\", "\\\\").replace('"', '\\"') + '"'), out=hostile_dir)
     script = compiled.plan.script
     subprocess.run(["bash", "-n", str(script)], check=True)
@@ -287,9 +299,10 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     actor = (log / "srun.--het-group=1").read_text().split("\0")[:-1]
     assert "--container-image=img; touch PWNED6" in actor
     assert "--container-mounts=/a b:/c'd," + str(compiled.run_dir) + ":" + str(compiled.run_dir) in actor
-    assert actor[actor.index("python") + 2] == "/opt/$(touch PWNED7)/examples/nlp/gpt/train_gpt_reinforce_actor.py"
+    assert actor[actor.index("python") + 2] == str(compiled.run_dir / "compiled" / "actor_auth.py")
+    assert actor[actor.index("python") + 3] == "/opt/$(touch PWNED7)/examples/nlp/gpt/train_gpt_reinforce_actor.py"
     overrides = actor[actor.index("gpt_reinforce_actor") + 1:]
-    assert overrides[:-1] == overrides_of(compiled)
+    assert overrides[:-1] == overrides_of(compiled) + ["++model.optim.sched.max_steps=7"]
     assert overrides[-1] == f"{REWARD_IP_KEY}=node-1"
     cfg = hydra_compose(nemo_conf, overrides)  # what NeMo-Aligner receives, after Hydra and OmegaConf
     assert cfg["pretrained_checkpoint"]["restore_from_path"] == HOSTILE
@@ -300,6 +313,13 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
     calls = [c.split("\0")[:-1] for c in (log / "rcstudio").read_text().strip("\n").split("\n")]
     assert calls[0] == ["run-job", "--run-dir", str(compiled.run_dir), "--step", "prepare"]
     assert calls[1][:3] == ["serve-reward", "--run-dir", str(compiled.run_dir)]
+    assert calls[1][calls[1].index("--token-env") + 1] == "RCSTUDIO_REWARD_TOKEN"
+    # one per-job token, in both groups' environment, in no file of the run dir
+    token = (log / "token.--het-group=1").read_text()
+    assert len(token) == 64 and int(token, 16) >= 0
+    assert (log / "token.--het-group=0").read_text() == token
+    for path in compiled.run_dir.rglob("*"):
+        assert not path.is_file() or token not in path.read_text(errors="replace"), path
 
 
 def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path, stub_rcstudio):
@@ -307,6 +327,7 @@ def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path, stub_rcst
         [cluster]
         gpus_per_node = 0
         reward_gpus = 0
+        [rl.nemo_aligner]
         actor_command = ["python", "-c", "print('a; b')", "$RCSTUDIO_REWARD_URL"]
         [reward.matcher]
         kind = "embedding"
@@ -320,7 +341,7 @@ def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path, stub_rcst
 
 
 def test_compose_cache_matches_hydra_for_every_sweep_point(nemo_conf, tmp_path):
-    from rcstudio.compile.nemo_aligner import ComposeCache, override_items, render_overrides
+    from rcstudio.engines.nemo_aligner.compile import ComposeCache, override_items, render_overrides
 
     spec_file = tmp_path / "s.toml"
     spec_file.write_text('[experiment]\nname = "c"\n[judge]\ncheckpoint = "/x/${notenv}.nemo"\n'

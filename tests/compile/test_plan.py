@@ -41,7 +41,7 @@ def test_nemo_runs_are_sbatch_plans(compile_spec):
     (c,) = compile_spec(GENRM)
     assert c.plan.mode == "sbatch" and c.plan.argv == []
     assert {str(f) for f in c.files} == {"spec.resolved.toml", "compiled/overrides.txt", "compiled/config.yaml",
-                                        "compiled/job.sbatch", "compiled/run.json"}
+                                        "compiled/job.sbatch", "compiled/actor_auth.py", "compiled/run.json"}
 
 
 def test_cpu_only_command_jobs_ask_for_no_gpus(compile_spec):

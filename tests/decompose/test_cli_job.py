@@ -159,6 +159,30 @@ def test_data_job_without_endpoint_is_user_error(hs3_file, tmp_path):
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_job_reads_llm_keys_the_schema_allows(hs3_file, tmp_path):
+    """The job takes its LLM from [reward.matcher]; [decompose] rejects LLM keys (exit-2 error at the
+    key), and the missing-endpoint hint names only a key the schema accepts."""
+    from rcstudio.rationale.decompose.job import llm_config_from_spec
+    from rcstudio.spec.load import load_spec
+    from rcstudio.spec.models import DecomposeSection
+
+    spec = _write_spec(tmp_path, hs3_file, "http://127.0.0.1:9/v1", str(tmp_path / "o.jsonl"))
+    cfg = llm_config_from_spec(spec)
+    m = spec.reward.matcher
+    assert (cfg.base_url, cfg.model, cfg.concurrency, cfg.max_retries) == (m.endpoint, "decomposer", m.concurrency, 0)
+    for key in ("endpoint", "model", "concurrency", "api_key_env"):
+        assert key not in DecomposeSection.model_fields
+    bad = tmp_path / "bad.toml"
+    bad.write_text((tmp_path / "data.toml").read_text().replace("[decompose]\n", '[decompose]\nendpoint = "http://x/v1"\n'))
+    with pytest.raises(UserError) as err:
+        load_spec(bad)
+    assert "decompose.endpoint" in err.value.render()
+    empty = _write_spec(tmp_path, hs3_file, "", str(tmp_path / "o.jsonl"))
+    with pytest.raises(UserError) as err:
+        llm_config_from_spec(empty)
+    assert err.value.location.key == "reward.matcher.endpoint" and "decompose.endpoint" not in (err.value.hint or "")
+
+
 @pytest.mark.slow
 def test_compiled_data_run_executes_through_run_job(stub, hs3_file, tmp_path, monkeypatch):
     """spec -> compile_run -> `rcstudio run-job --run-dir` (a real process, as the job runs it)."""

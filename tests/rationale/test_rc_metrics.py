@@ -104,6 +104,35 @@ def test_reference_variant_hand_derived():
     assert paper.ap == pytest.approx((1 / 2 + 1.5 / 5) / 3)
 
 
+def test_reference_best_reason_below_rank_5_drops_the_match():
+    """The released script's matcher picks each human point's best reason among ALL reasons; the
+    analysis then drops matches beyond min(k, 5). Hand-computed with k = 7:
+      point 0: 0.5 at reason 0, 1.0 at reason 5 -> best is reason 5 (rank 6) -> dropped -> 0
+      point 1: 1.0 at reason 1                  -> kept
+      point 2: all zeros                        -> no match
+    RC = (0 + 1 + 0) / 3, matched = {1}, AP = (1/1) / 3, precision = 1 / min(7, 5), F1 = 2PR/(P+R).
+    Picking the best among the first 5 only (the old behaviour) would give point 0 a 0.5 at rank 1:
+    RC = 1.5 / 3 = 0.5 and AP = (0.5/1 + 1.5/2) / 3 = 0.4167 - higher on both."""
+    s = np.zeros((3, 7))
+    s[0, 0], s[0, 5] = 0.5, 1.0
+    s[1, 1] = 1.0
+    ref = item_metrics(s, top_k=5, variant="reference")
+    assert ref.rc == pytest.approx(1 / 3)
+    assert ref.matched == (1,)
+    assert ref.ap == pytest.approx(1 / 3)
+    assert ref.precision == pytest.approx(1 / 5)
+    assert ref.f1 == pytest.approx(2 * 0.2 * (1 / 3) / (0.2 + 1 / 3))
+    assert ref.rc < 0.5 and ref.ap < (0.5 / 1 + 1.5 / 2) / 3
+    # with no cut (top_k = 0) the same best reason counts, at its own rank among the matched ones
+    full = item_metrics(s, top_k=0, variant="reference")
+    assert full.rc == pytest.approx(2 / 3) and full.matched == (1, 5)
+    assert full.ap == pytest.approx((1 / 1 + 2 / 2) / 3)
+    # ties among all reasons: the first wins, even when a later tie sits within the first 5
+    t = np.zeros((1, 7))
+    t[0, 2] = t[0, 6] = 0.5
+    assert item_metrics(t, variant="reference").matched == (2,)
+
+
 def test_reference_ignores_gaps():
     s = matrix(3, 5, ones=[(0, 1), (1, 4)])
     assert item_metrics(s, variant="reference").ap == pytest.approx((1 + 1) / 3)  # like ranks 1, 2

@@ -1,4 +1,4 @@
-"""Stands in for the NeMo-Aligner actor in het group 1 (cluster.actor_command): reads the prepared
+"""Stands in for the NeMo-Aligner actor in het group 1 (rl.nemo_aligner.actor_command): reads the prepared
 prompts, writes one right, one wrong and one malformed judgment per prompt, sends them to the reward
 server the job started (RCSTUDIO_REWARD_URL) with the Triton client, saves the rewards."""
 
@@ -47,6 +47,9 @@ def main() -> int:
     for i, s in enumerate(seqs):
         tokens[i, : len(s)] = s
     lengths = np.asarray([[len(s)] for s in seqs], dtype=np.int64)
+    from rcstudio.engines.nemo_aligner.actor_auth import TOKEN_ENV, install
+
+    install(os.environ[TOKEN_ENV])  # what compiled/actor_auth.py does for the real actor
     url = os.environ["RCSTUDIO_REWARD_URL"].removeprefix("http://")
     client = triton.InferenceServerClient(url, network_timeout=120)
     t = triton.InferInput("tokens", list(tokens.shape), "INT64")

@@ -1,5 +1,5 @@
 """A compiled genrm-train hetjob on the local Slurm cluster, the actor replaced by a Triton client
-script (cluster.actor_command): group 0 prepares data and serves rewards, group 1 waits for
+script (rl.nemo_aligner.actor_command): group 0 prepares data and serves rewards, group 1 waits for
 readiness, gets rewards, exits; the server is torn down with the job."""
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ PAIRS = [
      "response1": "Use a for loop.", "response2": "Use lst[::-1] or lst.reverse().",
      "overall_preference": 2,
      "human-checklist": ["Response 2 gives the idiomatic slicing lst[::-1]", "Response 1 is vague"]},
+    {"id": "p3", "domain": "general", "context": [{"role": "user", "content": "What is the capital of France?"}],
+     "response1": "Paris.", "response2": "Lyon.",
+     "overall_preference": -3,
+     "human-checklist": ["Response 1 names Paris correctly", "Response 2 wrongly names Lyon"]},
 ]
 
 
@@ -61,11 +65,12 @@ def test_compiled_hetjob_serves_rewards_to_a_client_actor(tmp_path, tiny_tokeniz
 name = "hetjob-test"
 kind = "genrm-train"
 [judge]
+model = "meta-llama/Llama-3.1-8B-Instruct"
 tokenizer = "{tiny_tokenizer_dir}"
 chat_format = "chatml"
 [data]
 train = ["{pairs}"]
-eval = ["{pairs}"]
+val_items = 1                  # one of the three pairs is held out for validation
 swap = "random"
 [reward]
 form = "gated"
@@ -76,9 +81,11 @@ kind = "embedding"
 global_batch_size = 2
 mini_batch_size = 2
 rollouts_per_prompt = 3
-rollout_micro_batch_size = 1
 max_prompt_tokens = 1024
 max_generation_tokens = 512
+[rl.nemo_aligner]
+rollout_micro_batch_size = 1
+actor_command = {json.dumps(actor)}
 [cluster]
 executor = "slurm"
 nodes = 1
@@ -88,7 +95,6 @@ cpus_per_task = 1
 time = "00:10:00"
 reward_port = {_free_port()}
 ready_timeout_s = 180
-actor_command = {json.dumps(actor)}
 runs_root = "{tmp_path / 'runs'}"
 [tracking]
 mode = "offline"

@@ -36,7 +36,7 @@ def test_init_from_a_recipe(cli, tmp_path, monkeypatch):
     recipes = tmp_path / "recipes"
     (recipes / "team").mkdir(parents=True)
     (recipes / "team" / "base.toml").write_text(
-        '# Team base\n[experiment]\nname = "base"\n[judge]\ncheckpoint = "/c.nemo"\n')
+        '# Team base\n[experiment]\nname = "base"\n[judge]\nmodel = "meta-llama/Llama-3.1-8B-Instruct"\ncheckpoint = "/c.nemo"\n')
     monkeypatch.setenv("RCSTUDIO_RECIPES", str(recipes))
     code, _, _ = cli("init", "--recipe", "team/base", str(tmp_path / "mine.toml"))
     assert code == 0
@@ -54,7 +54,7 @@ def test_init_from_a_recipe(cli, tmp_path, monkeypatch):
 
 
 def test_validate_ok_json_and_errors(cli, write):
-    path = write('[experiment]\nname = "t"\n[judge]\ncheckpoint = "/c"\n[reward]\nform = "additive"\n'
+    path = write('[experiment]\nname = "t"\n[judge]\nmodel = "meta-llama/Llama-3.1-8B-Instruct"\ncheckpoint = "/c"\n[reward]\nform = "additive"\n'
                  '[sweep]\ngrid = { "reward.alpha" = [0.2, 0.4] }\n')
     code, out, _ = cli("validate", str(path))
     assert code == 0 and "2 runs" in out
@@ -86,7 +86,7 @@ def test_schema_is_json_schema_of_the_spec(cli, tmp_path):
 
 
 def test_compile_writes_one_dir_per_run_and_a_summary(cli, write, tmp_path):
-    path = write('[experiment]\nname = "sw"\n[judge]\ncheckpoint = "/c"\n'
+    path = write('[experiment]\nname = "sw"\n[judge]\nmodel = "meta-llama/Llama-3.1-8B-Instruct"\ncheckpoint = "/c"\n'
                  '[sweep]\ngrid = { "rl.lr" = [1e-6, 2e-6], "rl.seed" = [1, 2] }\n')
     code, out, err = cli("compile", str(path), "--out", str(tmp_path / "b"))
     assert code == 0, err
@@ -97,7 +97,7 @@ def test_compile_writes_one_dir_per_run_and_a_summary(cli, write, tmp_path):
 
 
 def test_compile_is_all_or_nothing(cli, write, tmp_path):
-    path = write('[experiment]\nname = "sw"\n[judge]\ncheckpoint = "/c"\n'
+    path = write('[experiment]\nname = "sw"\n[judge]\nmodel = "meta-llama/Llama-3.1-8B-Instruct"\ncheckpoint = "/c"\n'
                  '[sweep]\ngrid = { "rl.save_interval" = [10, 15] }\n')
     code, _, err = cli("compile", str(path), "--out", str(tmp_path / "b"))
     assert code == 2 and "save_interval" in err

@@ -1,7 +1,8 @@
 """`kind = "data"` jobs: `rcstudio run-job` calls `run_decompose_job(run_dir, spec)`.
 
-The LLM comes from `[decompose]` when it names one (`endpoint`, `model`, `api_key_env`,
-`concurrency`), else from `[reward.matcher]`. The checklist file goes to `decompose.output`
+The LLM is the one `[reward.matcher]` names (`endpoint`, `model`, `api_key_env`, `concurrency`,
+`timeout_s`, `max_retries`): the decomposer and the matcher are the same kind of judge, and
+`[decompose]` (`DecomposeSection`) holds only the data paths and item bounds. The checklist file goes to `decompose.output`
 (default `<run_dir>/data/checklists.jsonl`), which training and eval specs then name by path.
 """
 
@@ -19,29 +20,24 @@ MAX_TOKENS = 2048
 
 
 def llm_config_from_spec(spec: Any):
-    """LLMConfig for decomposition: `[decompose]` fields win over `[reward.matcher]` ones."""
+    """LLMConfig for decomposition, from `[reward.matcher]` (the only LLM section of a spec)."""
     from rcstudio.rationale.llm import LLMConfig
 
-    dec, matcher = spec.decompose, spec.reward.matcher
-
-    def pick(name: str, default: Any = None) -> Any:
-        value = getattr(dec, name, None)
-        return value if value not in (None, "", 0) else getattr(matcher, name, default)
-
-    endpoint = pick("endpoint", "")
-    if not endpoint:
+    matcher = spec.reward.matcher
+    if not matcher.endpoint:
         raise UserError(
             "a decompose job needs an OpenAI-compatible endpoint",
             key="reward.matcher.endpoint",
-            hint="set reward.matcher.endpoint (or decompose.endpoint) to the server's base URL, e.g. http://host:8000/v1",
+            hint="set reward.matcher.endpoint to the server's base URL, e.g. http://host:8000/v1 "
+                 "([decompose] holds only input, output, min_items and max_items)",
         )
     return LLMConfig(
-        base_url=endpoint,
-        model=pick("model"),
-        api_key_env=pick("api_key_env", "OPENAI_API_KEY"),
-        concurrency=int(pick("concurrency", 16)),
-        timeout_s=float(getattr(matcher, "timeout_s", 120.0)),
-        max_retries=int(getattr(matcher, "max_retries", 4)),
+        base_url=matcher.endpoint,
+        model=matcher.model,
+        api_key_env=matcher.api_key_env,
+        concurrency=int(matcher.concurrency),
+        timeout_s=float(matcher.timeout_s),
+        max_retries=int(matcher.max_retries),
         temperature=0.0,
         max_tokens=MAX_TOKENS,
     )

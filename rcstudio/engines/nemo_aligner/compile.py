@@ -5,8 +5,8 @@ GenRM training and policy RLHF both run the REINFORCE actor
 reward model; rcstudio's reward server plays that model. The compiler emits:
 - `overrides.txt`: the Hydra override list (`++key` for keys the YAML lacks; the checkpoint fills them),
 - `config.yaml`: the composed config for reading (composed with Hydra when a NeMo-Aligner conf dir is
-  reachable: `$RCSTUDIO_NEMO_CONF` or `<cluster.nemo_aligner_dir>/examples/nlp/gpt/conf`),
-- `job.sbatch`: the heterogeneous job from `slurm/templates/nemo_aligner_hetjob.sbatch.tmpl`.
+  reachable: `$RCSTUDIO_NEMO_CONF` or `<rl.nemo_aligner.install_dir>/examples/nlp/gpt/conf`),
+- `job.sbatch`: the heterogeneous job from `hetjob.sbatch.tmpl` (package data of this package).
 Checks NeMo would only make at run time (batch divisibility, lengths, intervals) happen here.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+from importlib import resources
 import re
 import shlex
 import string
@@ -23,6 +24,10 @@ from typing import Any
 
 from rcstudio.compile import hydra_values as hv
 from rcstudio.compile.plan import rcstudio_shell
+from rcstudio.engines.nemo_aligner import batching as nb
+from rcstudio.engines.nemo_aligner import families
+from rcstudio.engines.nemo_aligner import reward_link
+from rcstudio.engines.nemo_aligner.settings import Settings
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted
 from rcstudio.spec.models import Spec
@@ -32,9 +37,15 @@ NEMO_ALIGNER_VERSION = "0.7.0"
 ACTOR_SCRIPT = "examples/nlp/gpt/train_gpt_reinforce_actor.py"
 CONF_SUBDIR = "examples/nlp/gpt/conf"
 CONFIG_NAME = "gpt_reinforce_actor"
-TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
+TEMPLATE = "hetjob.sbatch.tmpl"  # package data next to this module (found in any install, not by repo layout)
 REWARD_IP_KEY = "remote_rm.reward_model.ip"
 CHATML_END_STRINGS = ["<|im_end|>", "<|endoftext|>"]
+ACTOR_AUTH = Path(__file__).resolve().parent / "actor_auth.py"
+ACTOR_AUTH_REL = "compiled/actor_auth.py"  # copied into each run dir: the actor's container lacks rcstudio
+
+
+def actor_auth_source() -> str:
+    return ACTOR_AUTH.read_text(encoding="utf-8")
 
 
 def sh_quote(text: str) -> str:
@@ -59,6 +70,11 @@ def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserE
     return origins.error(key, message, hint) if origins is not None else UserError(message, key=key, hint=hint)
 
 
+def settings(spec: Spec) -> Settings:
+    """The spec's `[rl.nemo_aligner]` table."""
+    return spec.rl.nemo_aligner  # type: ignore[attr-defined,no-any-return]
+
+
 # -- overrides -------------------------------------------------------------------------------------
 def restore_path(spec: Spec) -> str:
     return spec.policy.checkpoint if spec.experiment.kind == "policy-rlhf" else spec.judge.checkpoint
@@ -67,14 +83,54 @@ def restore_path(spec: Spec) -> str:
 Item = tuple[str, Any, bool]  # (key, value, add: key absent from the YAML -> `++key=`)
 
 
+def trained_model_key(spec: Spec) -> str:
+    """The spec key naming the model the actor trains (its family decides the TRT-LLM model type)."""
+    return "policy.model" if spec.experiment.kind == "policy-rlhf" else "judge.model"
+
+
+def trained_model(spec: Spec) -> str:
+    return spec.policy.model if spec.experiment.kind == "policy-rlhf" else spec.judge.model
+
+
+def end_strings(spec: Spec) -> list[str] | None:
+    """Generation stop strings: ChatML's for chat_format = chatml, else the family's (None: the YAML's)."""
+    if spec.judge.chat_format == "chatml":
+        return CHATML_END_STRINGS
+    fam = families.family_of(trained_model(spec))
+    return list(fam.end_strings) if fam is not None and fam.end_strings else None
+
+
 def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
-    """The spec's values as (key, value, add) for the actor's config (engine_overrides excluded)."""
+    """The spec's values as (key, value, add) for the actor's config (rl.nemo_aligner.overrides excluded).
+
+    Derivations (NeMo-Aligner v0.7.0 unless named; docs/architecture.md "NeMo-Aligner v0.7.0 semantics"):
+    - model.global_batch_size = mini_batch_size x rollouts_per_prompt x DP: every DP rank holds the
+      whole rollout batch and `fit` makes one optimizer step per model_gbs / DP rollouts
+      (algorithms/reinforce.py; engines/nemo_aligner/batching.py has the derivation).
+    - trainer.max_steps = -1 and model.optim.sched = CosineAnnealing {warmup, constant_steps 0, min_lr}:
+      NeMo's ModelPT.setup_optimization would otherwise force sched.max_steps = trainer.max_steps
+      (REINFORCE steps, not optimizer steps); sched.max_steps (optimizer steps, known once prep has
+      counted the prompts) is appended at run time from data/actor_overrides.txt. min_lr = lr for
+      rl.lr_schedule = "constant" (nemo/core/optim/lr_scheduler.py).
+    - model.length_params.max_length = max_generation_tokens: RLHFDataset (data/nlp/datasets.py)
+      tests `"length_params" in cfg` on cfg.model, so without it the prompt cut-off is
+      seq_length // 2; with it, seq_length - max_length = max_prompt_tokens, equal to TRT-LLM's
+      max_input_len (subtract:encoder_seq_length,max_length) and within the reward client's
+      pad_to_length (= encoder_seq_length).
+    - model.reinforce.num_val_samples = validation prompts in whole rollout batches
+      (val_rollout_micro_batch_size x DP; utils/batch_iterators + compute_num_rollout_microbatches).
+    - trainer.reinforce.trt_llm.model_type from the model family (engines/nemo_aligner/families.py).
+    """
     spec, rl, cluster, tracking = run.spec, run.spec.rl, run.spec.cluster, run.spec.tracking
+    na = settings(spec)
     data = Path(run_dir) / "data"
     val = str(data / "val_prompts.jsonl")
+    b = nb.batching(spec)
+    sched = nb.sched_values(spec, 0)
     o: list[tuple[str, Any]] = [  # "++" marks keys absent from the YAML
         ("trainer.num_nodes", cluster.nodes),
         ("trainer.devices", cluster.gpus_per_node),
+        ("trainer.max_steps", -1),
         ("trainer.reinforce.max_epochs", rl.epochs),
         ("trainer.reinforce.max_steps", rl.max_steps),
         ("trainer.reinforce.val_check_interval", rl.val_check_interval),
@@ -84,14 +140,19 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("remote_rm.reward_model.port", cluster.reward_port),
         ("pretrained_checkpoint.restore_from_path", restore_path(spec)),
         ("model.encoder_seq_length", rl.effective_seq_length),
-        ("model.global_batch_size", rl.mini_batch_size * rl.rollouts_per_prompt),
+        ("model.global_batch_size", b.model_gbs),
         ("model.micro_batch_size", rl.micro_batch_size),
         ("model.seed", rl.seed),
-        ("++model.tensor_model_parallel_size", rl.tensor_parallel),
-        ("++model.pipeline_model_parallel_size", rl.pipeline_parallel),
+        ("++model.tensor_model_parallel_size", na.tensor_parallel),
+        ("++model.pipeline_model_parallel_size", na.pipeline_parallel),
         ("model.optim.lr", rl.lr),
+        ("model.optim.sched.name", sched["name"]),
+        ("model.optim.sched.warmup_steps", sched["warmup_steps"]),
+        ("model.optim.sched.constant_steps", sched["constant_steps"]),
+        ("model.optim.sched.min_lr", sched["min_lr"]),
+        ("++model.length_params.max_length", rl.max_generation_tokens),
         ("model.reinforce.num_rollout_samples", rl.global_batch_size),
-        ("model.reinforce.rollout_micro_batch_size", rl.rollout_micro_batch_size),
+        ("model.reinforce.rollout_micro_batch_size", na.rollout_micro_batch_size),
         ("model.reinforce.sampling_params.temperature", rl.temperature),
         ("model.reinforce.sampling_params.top_p", rl.top_p),
         ("model.reinforce.length_params.max_length", rl.max_generation_tokens),
@@ -103,8 +164,15 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("exp_manager.wandb_logger_kwargs.project", tracking.project),
         ("exp_manager.wandb_logger_kwargs.name", run.name),
     ]
-    if spec.judge.chat_format == "chatml":
-        o.append(("model.reinforce.sampling_params.end_strings", CHATML_END_STRINGS))
+    expected_val = nb.expected_val_prompts(spec)
+    if expected_val is not None:  # else prep sets it at run time (data/actor_overrides.txt)
+        o.append(("model.reinforce.num_val_samples", nb.val_samples(spec, expected_val)))
+    fam = families.family_of(trained_model(spec))
+    if fam is not None and fam.supported:
+        o.append(("trainer.reinforce.trt_llm.model_type", fam.trt_model_type))
+    stops = end_strings(spec)
+    if stops is not None:
+        o.append(("model.reinforce.sampling_params.end_strings", stops))
     if tracking.mode != "disabled":
         o += [
             ("++exp_manager.wandb_logger_kwargs.id", run.run_id),
@@ -134,8 +202,8 @@ def _override_parser():
 # -- compile-time checks ---------------------------------------------------------------------------
 def check(run: RunSpec) -> None:
     """What NeMo-Aligner would only find at run time, found now (raises UserError)."""
-    spec, rl = run.spec, run.spec.rl
-    custom_actor = bool(spec.cluster.actor_command)
+    spec, rl, na = run.spec, run.spec.rl, settings(run.spec)
+    custom_actor = bool(na.actor_command)
     if not restore_path(spec) and not custom_actor:
         key = "policy.checkpoint" if spec.experiment.kind == "policy-rlhf" else "judge.checkpoint"
         raise _error(spec, key, "the NeMo-Aligner actor needs a .nemo checkpoint (restore_from_path)",
@@ -147,13 +215,46 @@ def check(run: RunSpec) -> None:
                      f"e.g. save_interval = {rl.val_check_interval * max(1, rl.save_interval // rl.val_check_interval)}")
     if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
         raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
-    parser = _override_parser() if rl.engine_overrides else None
-    for i, text in enumerate(rl.engine_overrides):
+    check_model_family(spec)
+    if not custom_actor:
+        check_validation_batch(spec)
+    if reward_link.request_timeout_s(spec) >= reward_link.CLIENT_INFERENCE_TIMEOUT_S:
+        raise _error(spec, "reward.matcher.timeout_s",
+                     f"the reward server's worst case ({reward_link.request_timeout_s(spec):.0f} s) exceeds the "
+                     f"{reward_link.CLIENT_INFERENCE_TIMEOUT_S} s NeMo-Aligner v0.7.0's client waits for an answer",
+                     "lower reward.matcher.timeout_s or max_retries, or raise reward.matcher.concurrency")
+    parser = _override_parser() if na.overrides else None
+    for i, text in enumerate(na.overrides):
         try:
             parser.parse_override(text)
         except Exception as exc:  # hydra raises OverrideParseException
-            raise _error(spec, "rl.engine_overrides", f"entry {i} ({text!r}) is not a Hydra override: "
+            raise _error(spec, "rl.nemo_aligner.overrides", f"entry {i} ({text!r}) is not a Hydra override: "
                          f"{str(exc).splitlines()[0]}", "write key=value, ++key=value or ~key") from None
+
+
+def check_model_family(spec: Spec) -> None:
+    """Refuse a base model v0.7.0 cannot convert or generate with (engines/nemo_aligner/families.py)."""
+    model = trained_model(spec)
+    fam = families.family_of(model)
+    if fam is None or fam.supported:
+        return
+    raise _error(spec, trained_model_key(spec),
+                 f"{model!r} ({fam.name}) cannot run on NeMo-Aligner v0.7.0: {fam.why}",
+                 f'train it with rl.engine = "verl", or pick a base NeMo-Aligner supports '
+                 f"({families.supported_names()}), e.g. meta-llama/Llama-3.1-8B-Instruct")
+
+
+def check_validation_batch(spec: Spec) -> None:
+    """v0.7.0 raises IndexError (`rollout_batches[0]` in reinforce.py) when validation yields no
+    rollout batch: fewer validation prompts than val_rollout_micro_batch_size x DP."""
+    prompts = nb.expected_val_prompts(spec)
+    if prompts is not None and nb.val_samples(spec, prompts) == 0:
+        unit = spec.rl.nemo_aligner.rollout_micro_batch_size * nb.batching(spec).dp
+        raise _error(spec, "data.val_items",
+                     f"{prompts} validation prompts are fewer than one validation rollout batch "
+                     f"(rollout_micro_batch_size x data-parallel size = {unit}): NeMo-Aligner v0.7.0 "
+                     "would fail with IndexError at its first validation",
+                     f"set data.val_items >= {unit}")
 
 
 # -- composition -----------------------------------------------------------------------------------
@@ -170,7 +271,7 @@ def register_resolvers() -> None:
 def find_conf_dir(spec: Spec) -> Path | None:
     env = os.environ.get("RCSTUDIO_NEMO_CONF")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(spec.cluster.nemo_aligner_dir) / CONF_SUBDIR)
+    candidates.append(Path(settings(spec).install_dir) / CONF_SUBDIR)
     for c in candidates:
         if (c / f"{CONFIG_NAME}.yaml").is_file():
             return c.resolve()
@@ -242,16 +343,18 @@ def render_config_yaml(run: RunSpec, items: list[Item], cache: ComposeCache | No
     import yaml
 
     items = items + [(REWARD_IP_KEY, "REWARD_HOST", False)]
-    engine = list(run.spec.rl.engine_overrides)
+    engine = list(settings(run.spec).overrides)
     conf_dir = find_conf_dir(run.spec)
     head = [f"NeMo-Aligner v{NEMO_ALIGNER_VERSION} {CONFIG_NAME} for run {run.run_id} ({run.name}).",
             f"{REWARD_IP_KEY} is a placeholder: the job sets it to the first node of het group 0.",
-            "Not mapped (REINFORCE has no ratio clipping): rl.clip_ratio."]
+            "Not mapped (REINFORCE has no ratio clipping): rl.clip_ratio.",
+            "Added at run time from data/actor_overrides.txt (prep counts the prompts): "
+            "++model.optim.sched.max_steps (optimizer steps) and model.reinforce.num_val_samples."]
     if conf_dir is not None:
         try:
             data = (cache or _CACHE).compose(conf_dir, items, engine)
-        except Exception as exc:  # a bad engine_overrides entry, most likely
-            raise _error(run.spec, "rl.engine_overrides",
+        except Exception as exc:  # a bad rl.nemo_aligner.overrides entry, most likely
+            raise _error(run.spec, "rl.nemo_aligner.overrides",
                          f"the overrides do not compose with {conf_dir}: {str(exc).splitlines()[0]}") from None
         head.insert(1, f"Composed with Hydra against {CONFIG_NAME}.yaml of the NeMo-Aligner conf dir.")
     else:
@@ -326,12 +429,15 @@ def _actor(spec: Spec) -> tuple[str, str]:
         mounts = [shlex.quote(m) for m in c.container_mounts] + ['"$RUN_DIR:$RUN_DIR"']
         flag_text += " --container-image=" + shlex.quote(c.container_image)
         flag_text += " --container-mounts=" + ",".join(mounts)
-    if c.actor_command:
-        body = [sh_quote(a) for a in c.actor_command]
+    actor_command = settings(spec).actor_command
+    if actor_command:
+        body = [sh_quote(a) for a in actor_command]
     else:
-        body = ["python", "-u", f'"$NEMO_ALIGNER_DIR"/{ACTOR_SCRIPT}',
+        # actor_auth.py adds the per-job token to every request of v0.7.0's reward client, then
+        # runs the script; RUNTIME_OVERRIDES come from prep (data/actor_overrides.txt).
+        body = ["python", "-u", f'"$RUN_DIR"/{ACTOR_AUTH_REL}', f'"$NEMO_ALIGNER_DIR"/{ACTOR_SCRIPT}',
                 "--config-path", f'"$NEMO_ALIGNER_DIR"/{CONF_SUBDIR}', "--config-name", CONFIG_NAME,
-                '"${OVERRIDES[@]}"', f'"{REWARD_IP_KEY}=$REWARD_HOST"']
+                '"${OVERRIDES[@]}"', '"${RUNTIME_OVERRIDES[@]}"', f'"{REWARD_IP_KEY}=$REWARD_HOST"']
     return "\n".join(f"  {item}" for item in body), flag_text
 
 
@@ -352,14 +458,17 @@ def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
         "setup": "\n".join(c.setup) if c.setup else ": # none",
         "run_dir": shlex.quote(str(run_dir)),
         "run_id": shlex.quote(run.run_id),
-        "nemo_aligner_dir": shlex.quote(c.nemo_aligner_dir),
+        "nemo_aligner_dir": shlex.quote(settings(spec).install_dir),
         "reward_port": str(c.reward_port),
         "vllm_port": str(c.vllm_port),
         "ready_timeout_s": str(c.ready_timeout_s),
+        "request_timeout_s": f"{reward_link.request_timeout_s(spec):.0f}",
+        "token_env": reward_link.TOKEN_ENV,
         "vllm_block": _vllm_block(spec),
         "overrides": "\n".join(f"  {sh_quote(o)}" for o in overrides),
         "actor": actor,
         "actor_srun_flags": actor_flags,
         "rcstudio": rcstudio_shell(),  # the submitting interpreter, not a bare `rcstudio` on PATH
     }
-    return _SbatchTemplate(TEMPLATE.read_text()).substitute(values)
+    text = resources.files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return _SbatchTemplate(text).substitute(values)
