@@ -176,12 +176,24 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
-    """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
-    run_dir = Path(run_dir)
-    data_dir = run_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    wrap, wrap_conv = _wrapper(spec)
+@dataclass(frozen=True)
+class PromptSets:
+    """The training and validation prompts of a spec: what every engine's data is written from."""
+
+    train: list[Prompt]
+    val: list[Prompt]
+    dropped: dict[str, int]
+    notes: list[str]
+
+
+def select_prompts(spec: Any, wrap: Callable[[str], str] | None = None,
+                   wrap_conv: Callable[[list], str] | None = None) -> PromptSets:
+    """Load the spec's data and build its prompts: the ONE selection every engine writes from
+    (same items kept, same per-item-id swaps, same ground truth). `wrap`/`wrap_conv` default to the
+    spec's `judge.chat_format`; an engine that applies the chat template itself passes identity."""
+    if wrap is None or wrap_conv is None:
+        default_wrap, default_conv = _wrapper(spec)
+        wrap, wrap_conv = wrap or default_wrap, wrap_conv or default_conv
     train_items, notes = _load(spec.data.train, spec.data.max_items)
     val_items, val_notes = _load(spec.data.eval, 0) if spec.data.eval else ([], [])
     notes += val_notes
@@ -213,6 +225,16 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
     val = build(usable(val_items))
     if not train:
         raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'})")
+    return PromptSets(train, val, dropped, notes)
+
+
+def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
+    """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
+    run_dir = Path(run_dir)
+    data_dir = run_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sets = select_prompts(spec)
+    train, val, dropped, notes = sets.train, sets.val, sets.dropped, sets.notes
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
