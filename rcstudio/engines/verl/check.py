@@ -20,6 +20,20 @@ from typing import Any
 
 CONFIG_NAME = "ppo_trainer"
 
+# Keys whose type the YAML default does not tell (no `_target_` dataclass, or a null default); from
+# the code that reads them: verl/utils/dataset/rl_dataset.py (files: a path or a list of paths),
+# verl/utils/tracking.py (logger: one name or a list), verl/trainer/ppo/ray_trainer.py (steps, ckpts).
+KNOWN_TYPES: dict[str, tuple[type, ...]] = {
+    "data.train_files": (str, list),
+    "data.val_files": (str, list),
+    "trainer.logger": (str, list),
+    "trainer.total_training_steps": (int, type(None)),
+    "trainer.resume_from_path": (str, type(None)),
+    "trainer.max_actor_ckpt_to_keep": (int, type(None)),
+    "trainer.rollout_data_dir": (str, type(None)),
+    "reward.custom_reward_function.path": (str, type(None)),
+}
+
 
 def config_dir() -> Path:
     """verl/trainer/config inside the installed wheel (found without importing verl)."""
@@ -108,18 +122,24 @@ def type_error(key: str, value: Any) -> str | None:
     """Why `value` cannot be `key` in verl's config, or None."""
     from omegaconf import OmegaConf
 
+    if key in KNOWN_TYPES:
+        allowed_known = KNOWN_TYPES[key]
+        if isinstance(value, bool) and bool not in allowed_known or not isinstance(value, allowed_known):
+            return f"is {value!r} ({type(value).__name__}); verl expects " + "/".join(
+                "null" if t is type(None) else t.__name__ for t in allowed_known)
+        return None
     base = _base()
-    default = OmegaConf.select(base, key, throw_on_resolution_failure=False, throw_on_missing=False,
-                               default=None)
-    parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(base, parent, default=None) if parent else base
-    node_is_interp = OmegaConf.is_config(node) and leaf in node and OmegaConf.is_interpolation(node, leaf)
-    allowed = None if node_is_interp else _expected(default)
+    # the dataclass that verl builds from this node (`_target_`) knows the type best; the YAML
+    # default's type otherwise (an int default like rollout.top_p = 1 may hold a float field)
+    annotation = _field_type(base, key)
+    allowed = _allowed(annotation) if annotation is not None else None
     if allowed is None:
-        annotation = _field_type(base, key)
-        allowed = _allowed(annotation) if annotation is not None else None
-        if allowed is not None and value is None and type(None) not in allowed:
-            allowed = allowed + (type(None),)  # null keeps verl's default handling
+        default = OmegaConf.select(base, key, throw_on_resolution_failure=False, throw_on_missing=False,
+                                   default=None)
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(base, parent, default=None) if parent else base
+        interp = OmegaConf.is_config(node) and leaf in node and OmegaConf.is_interpolation(node, leaf)
+        allowed = None if interp else _expected(default)
     if allowed is None or value is None:
         return None
     if isinstance(value, bool) and bool not in allowed:

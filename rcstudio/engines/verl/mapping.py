@@ -110,7 +110,6 @@ def override_items(spec: Any, settings: VerlSettings, run_dir: Path, *, run_name
         ("trainer.project_name", tracking.project),
         ("trainer.experiment_name", run_name),
         ("trainer.logger", ["console"] if tracking.mode == "disabled" else ["console", "wandb"]),
-        ("trainer.rollout_data_dir", str(Path(run_dir) / "results" / "rollouts")),
         ("trainer.use_v1", settings.use_v1),
     ]
     if settings.reward_manager == "rate_limited":
