@@ -76,14 +76,9 @@ def validate(
 
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
-    from rcstudio.engines.verl import compile as verl_compile
-
-    verl_compile.prefetch(runs)  # every verl point composed in one verl process
     for run in runs:
         if uses_nemo_aligner(run):
             check(run)
-        elif verl_compile.uses_verl(run):
-            verl_compile.check(run)
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
                     "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})
@@ -126,9 +121,6 @@ def compile_cmd(
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
     out = out.absolute()
-    from rcstudio.engines.verl.compile import prefetch
-
-    prefetch(runs)  # every verl point composed in one verl process
     # Check every run before writing any, so a bad sweep point leaves nothing half-written.
     for run in runs:
         plan_artifacts(run, out / run.run_id)

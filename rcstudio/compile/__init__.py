@@ -19,17 +19,12 @@ from rcstudio.spec.sweep import RunSpec
 
 RUN_SUBDIRS = ("compiled", "data", "logs", "results", "checkpoints", "wandb")
 
-__all__ = ["CompiledRun", "LaunchPlan", "compile_run", "plan_artifacts", "uses_nemo_aligner", "uses_verl"]
+__all__ = ["CompiledRun", "LaunchPlan", "compile_run", "plan_artifacts", "uses_nemo_aligner"]
 
 
 def uses_nemo_aligner(run: RunSpec) -> bool:
     spec = run.spec
     return spec.experiment.kind in ("genrm-train", "policy-rlhf") and spec.rl.engine == "nemo-aligner"
-
-
-def uses_verl(run: RunSpec) -> bool:
-    spec = run.spec
-    return spec.experiment.kind in ("genrm-train", "policy-rlhf") and spec.rl.engine == "verl"
 
 
 def needs_gpus(run: RunSpec) -> bool:
@@ -82,13 +77,6 @@ def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchP
         plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", nodes=run.spec.cluster.nodes,
                           gpus_per_node=run.spec.cluster.gpus_per_node, **_cluster_fields(run))
         target = f"nemo-aligner {na.NEMO_ALIGNER_VERSION} ({na.CONFIG_NAME})"
-    elif uses_verl(run):  # minimal hook for the verl engine (the engine seam replaces this branch)
-        from rcstudio.engines.verl import compile as verl_compile
-
-        verl_files, fields = verl_compile.artifacts(run, run_dir)
-        files.update(verl_files)
-        plan = LaunchPlan(**fields, **_cluster_fields(run))
-        target = verl_compile.TARGET
     else:
         plan = _command_plan(run, run_dir)
         target = "rcstudio run-job"

@@ -56,9 +56,6 @@ def default_step(spec: Any) -> str:
         return "eval"
     if kind == "data":
         return "decompose"
-    if kind in ("genrm-train", "policy-rlhf") and spec.rl.engine == "verl":
-        raise UserError("verl runs as a compiled Ray-on-Slurm job (compiled/job.sbatch); its only rcstudio "
-                        "step is `--step prepare`", key="rl.engine", hint="use `rcstudio submit` on the spec")
     if kind == "genrm-train":
         if spec.rl.engine == "trl":
             return "train"
@@ -75,8 +72,6 @@ def choose_target(spec: Any, step: str | None) -> Target:
     step = step or default_step(spec)
     if step not in TARGETS:
         raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(STEPS))
-    if step == "prepare" and spec.rl.engine == "verl":  # verl reads parquet (minimal hook until the seam)
-        return Target("prepare", "rcstudio.engines.verl.data", "prepare_parquet")
     if step == "train" and spec.rl.engine != "trl":
         raise UserError("the train step runs the TRL engine only", key="rl.engine",
                         hint='set rl.engine = "trl" (NeMo-Aligner trains inside its own container)')

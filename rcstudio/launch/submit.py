@@ -144,9 +144,6 @@ def plan_spec(
         chosen = pick_executor(executor or spec.cluster.executor)
     plan = SubmissionPlan(Path(path), chosen, skipped=skipped)
     info = submission_info(Path(path), list(overrides))
-    from rcstudio.engines.verl.compile import prefetch
-
-    prefetch(runs)  # every verl point composed in one verl process
     try:
         for run in runs:
             parent = root / run.spec.experiment.name

@@ -12,8 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from rcstudio.engines.verl.settings import VerlSettings
-
 Kind = Literal["genrm-train", "policy-rlhf", "eval", "data"]
 Benchmark = Literal["rmbench", "judgebench", "arena-hard", "hs3-atomic"]
 
@@ -21,7 +19,7 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 # Which RL algorithm each engine implements.
-ENGINE_ALGORITHMS: dict[str, str] = {"nemo-aligner": "reinforce", "trl": "grpo", "verl": "grpo"}
+ENGINE_ALGORITHMS: dict[str, str] = {"nemo-aligner": "reinforce", "trl": "grpo"}
 
 
 class SpecConflict(ValueError):
@@ -148,7 +146,7 @@ class RewardSection(Section):
 
 
 class RLSection(Section):
-    engine: Literal["nemo-aligner", "trl", "verl"] = "nemo-aligner"
+    engine: Literal["nemo-aligner", "trl"] = "nemo-aligner"
     algorithm: Literal["reinforce", "grpo"] = "reinforce"
     lr: float = Field(2e-6, gt=0)
     global_batch_size: int = Field(256, gt=0, description="Prompts per step.")
@@ -176,8 +174,6 @@ class RLSection(Section):
         default_factory=list,
         description="Extra Hydra overrides appended to the NeMo-Aligner actor's (checked at compile time).",
     )
-    # [rl.verl]: engine-only keys of rl.engine = "verl" (minimal hook until the engine seam lands)
-    verl: VerlSettings | None = None
 
     @property
     def effective_seq_length(self) -> int:
@@ -408,15 +404,12 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
             "rl.algorithm", f'engine "{rl.engine}" runs "{expected}", not "{rl.algorithm}"',
             f'set rl.algorithm = "{expected}" or rl.engine = '
             f'"{next(e for e, a in ENGINE_ALGORITHMS.items() if a == rl.algorithm)}"'))
-    if kind == "policy-rlhf" and rl.engine == "trl":
-        out.append(SpecConflict("rl.engine", "policy-rlhf runs on the nemo-aligner or verl engine",
-                                'set rl.engine = "verl" or "nemo-aligner"'))
+    if kind == "policy-rlhf" and rl.engine != "nemo-aligner":
+        out.append(SpecConflict("rl.engine", "policy-rlhf runs on the nemo-aligner engine only",
+                                'set rl.engine = "nemo-aligner"'))
     if kind == "genrm-train" and not spec.data.train:
         out.append(SpecConflict("data.train", "a genrm-train experiment needs training data",
                                 'e.g. train = ["hf://Qwen/RationaleRM:full"]'))
-    if rl.verl is not None and rl.engine != "verl":
-        out.append(SpecConflict("rl.verl", f'[rl.verl] only applies to rl.engine = "verl" (engine is "{rl.engine}")',
-                                'remove the [rl.verl] table, or set rl.engine = "verl"'))
     if rl.mini_batch_size > rl.global_batch_size:
         out.append(SpecConflict("rl.mini_batch_size", f"({rl.mini_batch_size}) is larger than "
                                 f"rl.global_batch_size ({rl.global_batch_size})"))

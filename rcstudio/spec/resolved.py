@@ -24,8 +24,6 @@ def canonical_dict(spec: Spec) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude={"extends"})
     if spec.reward.form == "gated" and not spec.alpha_set:
         data["reward"].pop("alpha", None)
-    if data["rl"].get("verl") is None:  # engine tables exist only when written (hashes stay stable)
-        data["rl"].pop("verl", None)
     return data
 
 
