@@ -143,6 +143,9 @@ def plan_spec(
         chosen = pick_executor(executor or spec.cluster.executor)
     plan = SubmissionPlan(Path(path), chosen, skipped=skipped)
     info = submission_info(Path(path), list(overrides))
+    from rcstudio.compile import check_runs
+
+    check_runs(runs)  # engine checks for all points at once, before any run dir is written
     try:
         for run in runs:
             parent = root / run.spec.experiment.name

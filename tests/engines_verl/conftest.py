@@ -74,7 +74,7 @@ def write_jsonl(path: Path, recs: list[dict]) -> Path:
 def verl_spec(tmp_path, chatml_tokenizer):
     """verl_spec(extra_toml="", n_train=12, n_eval=4) -> the RunSpec of a CPU verl run (stand-in trainer)."""
 
-    def _make(extra: str = "", n_train: int = 12, n_eval: int = 4, overrides=()):
+    def _make(extra: str = "", n_train: int = 12, n_eval: int = 4, overrides=(), verl: str = "", cluster: str = ""):
         train = write_jsonl(tmp_path / "train.jsonl", records(n_train))
         val = write_jsonl(tmp_path / "val.jsonl", records(n_eval, start=100))
         text = textwrap.dedent(f"""
@@ -98,13 +98,16 @@ def verl_spec(tmp_path, chatml_tokenizer):
             max_prompt_tokens = 2048
             max_generation_tokens = 256
             clip_ratio = 2e-4
+            [rl.verl]
+            trainer_command = ["python", "-c", "print('stand-in trainer')"]
+            {{verl}}
             [cluster]
             nodes = 1
             gpus_per_node = 0
-            actor_command = ["python", "-c", "print('stand-in trainer')"]
+            {{cluster}}
             [tracking]
             mode = "offline"
-            """).lstrip() + textwrap.dedent(extra)
+            """).lstrip().replace("{verl}", textwrap.dedent(verl)).replace("{cluster}", textwrap.dedent(cluster)) + textwrap.dedent(extra)
         path = tmp_path / "spec.toml"
         path.write_text(text)
         return expand(load_spec(path, list(overrides)))[0]

@@ -37,55 +37,60 @@ def _error(spec: Any, key: str, message: str, hint: str | None = None) -> UserEr
 
 
 # -- checks on the spec (pure) -------------------------------------------------------------------
-def check_spec(spec: Any, settings: VerlSettings) -> None:
-    """What verl would only find on the cluster, found now (raises UserError at the spec's key)."""
+def conflicts(spec: Any, settings: VerlSettings) -> list[Any]:
+    """What verl would only find on the cluster, found while the spec validates (SpecConflicts)."""
+    from rcstudio.spec.models import SpecConflict
+
     rl, c = spec.rl, spec.cluster
-    if rl.engine_overrides:
-        raise _error(spec, "rl.engine_overrides", "rl.engine_overrides are NeMo-Aligner overrides",
-                     "put verl Hydra overrides in [rl.verl] overrides = [...]")
+    out: list[Any] = []
     if not model_path(spec):
         key = "policy.model" if spec.experiment.kind == "policy-rlhf" else "judge.model"
-        raise _error(spec, key, "verl trains a Hugging Face checkpoint: set the model to train",
-                     f'e.g. {key} = "Qwen/Qwen3-14B"')
+        out.append(SpecConflict(key, "verl trains a Hugging Face checkpoint: set the model to train",
+                                f'e.g. {key} = "Qwen/Qwen3-14B"'))
     if spec.experiment.kind == "policy-rlhf" and not (spec.judge.endpoint or spec.judge.model):
-        raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
+        out.append(SpecConflict("judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model "
+                                "verl serves (judge.model)"))
     if settings.resume == "resume_path" and not settings.resume_from:
-        raise _error(spec, "rl.verl.resume_from", 'resume = "resume_path" needs the checkpoint to resume',
-                     'e.g. resume_from = "/runs/X/checkpoints/global_step_40"')
+        out.append(SpecConflict("rl.verl.resume_from", 'resume = "resume_path" needs the checkpoint to resume',
+                                'e.g. resume_from = "/runs/X/checkpoints/global_step_40"'))
     gpus = c.nodes * c.gpus_per_node
     if gpus == 0:
-        if not c.actor_command:  # a replacement trainer (tests, custom drivers) may run on CPUs
-            raise _error(spec, "cluster.gpus_per_node", "verl's trainer needs GPUs",
-                         "set cluster.gpus_per_node (and cluster.nodes)")
-        return
+        if not settings.trainer_command:  # a replacement trainer (tests, custom drivers) may run on CPUs
+            out.append(SpecConflict("cluster.gpus_per_node", "verl's trainer needs GPUs",
+                                    "set cluster.gpus_per_node (and cluster.nodes)"))
+        return out
     tp = settings.rollout_tensor_parallel
     if c.gpus_per_node % tp:
-        raise _error(spec, "rl.verl.rollout_tensor_parallel",
-                     f"a rollout replica ({tp} GPUs) must fit the {c.gpus_per_node} GPUs of a node",
-                     f"pick a divisor of cluster.gpus_per_node = {c.gpus_per_node}")
+        out.append(SpecConflict("rl.verl.rollout_tensor_parallel",
+                                f"a rollout replica ({tp} GPUs) must fit the {c.gpus_per_node} GPUs of a node",
+                                f"pick a divisor of cluster.gpus_per_node = {c.gpus_per_node}"))
     n = rl.rollouts_per_prompt
     # verl/utils/config.py validate_config: train_batch_size * rollout.n divisible by the GPU count.
     if (rl.global_batch_size * n) % gpus:
-        raise _error(spec, "rl.global_batch_size",
-                     f"rollouts per step (global_batch_size x rollouts_per_prompt = {rl.global_batch_size * n}) "
-                     f"must be divisible by the {gpus} trainer GPUs (nodes x gpus_per_node)")
+        out.append(SpecConflict(
+            "rl.global_batch_size",
+            f"rollouts per step (global_batch_size x rollouts_per_prompt = {rl.global_batch_size * n}) must be "
+            f"divisible by the {gpus} trainer GPUs (nodes x gpus_per_node)"))
     # the FSDP workers split each mini-batch's samples (ppo_mini_batch_size * n) over the GPUs
     samples = rl.mini_batch_size * n
     if samples % gpus:
-        raise _error(spec, "rl.mini_batch_size",
-                     f"rollouts per optimizer step (mini_batch_size x rollouts_per_prompt = {samples}) must be "
-                     f"divisible by the {gpus} trainer GPUs")
-    if not settings.use_dynamic_bsz and (samples // gpus) % rl.micro_batch_size:
-        raise _error(spec, "rl.micro_batch_size",
-                     f"each GPU's share of a mini-batch ({samples // gpus} rollouts) must be divisible by "
-                     f"micro_batch_size ({rl.micro_batch_size})", "or set [rl.verl] use_dynamic_bsz = true")
+        out.append(SpecConflict(
+            "rl.mini_batch_size",
+            f"rollouts per optimizer step (mini_batch_size x rollouts_per_prompt = {samples}) must be divisible "
+            f"by the {gpus} trainer GPUs"))
+    elif not settings.use_dynamic_bsz and (samples // gpus) % rl.micro_batch_size:
+        out.append(SpecConflict(
+            "rl.micro_batch_size",
+            f"each GPU's share of a mini-batch ({samples // gpus} rollouts) must be divisible by micro_batch_size "
+            f"({rl.micro_batch_size})", "or set [rl.verl] use_dynamic_bsz = true"))
+    return out
 
 
 def parse_overrides(spec: Any, settings: VerlSettings) -> None:
     """Every `[rl.verl] overrides` entry is Hydra override syntax."""
     if not settings.overrides:
         return
-    from rcstudio.compile.nemo_aligner import _override_parser
+    from rcstudio.engines.nemo_aligner.compile import _override_parser
 
     parser = _override_parser()
     for i, text in enumerate(settings.overrides):
@@ -172,7 +177,6 @@ def prefetch(runs: list[Any]) -> None:
         if uses_verl(run):
             settings = settings_of(run.spec)
             try:
-                check_spec(run.spec, settings)
                 parse_overrides(run.spec, settings)
             except UserError:
                 continue  # reported by that run's own check, in order
@@ -191,7 +195,6 @@ def check(run: Any, run_dir: Path | None = None) -> dict[str, Any]:
     """Everything `rcstudio validate` checks for a verl run; returns the composed config."""
     spec = run.spec
     settings = settings_of(spec)
-    check_spec(spec, settings)
     parse_overrides(spec, settings)
     config = composed(spec, settings, _check_overrides(run, settings))
     return _rebase(config, Path(run_dir)) if run_dir is not None else config
@@ -278,7 +281,7 @@ def _python(settings: VerlSettings) -> str:
 
 
 def render_sbatch(run: Any, run_dir: Path, overrides: list[str]) -> str:
-    from rcstudio.compile.nemo_aligner import sh_quote
+    from rcstudio.engines.nemo_aligner.compile import sh_quote
 
     spec, c = run.spec, run.spec.cluster
     settings = settings_of(spec)
@@ -292,8 +295,8 @@ def render_sbatch(run: Any, run_dir: Path, overrides: list[str]) -> str:
     else:
         lines = _sbatch_group(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.nodes, gpus=c.gpus_per_node)
     resources = [f"--num-cpus={c.cpus_per_task}"] + ([f"--num-gpus={c.gpus_per_node}"] if c.gpus_per_node else [])
-    if c.actor_command:
-        trainer = [sh_quote(a) for a in c.actor_command]
+    if settings.trainer_command:
+        trainer = [sh_quote(a) for a in settings.trainer_command]
     else:
         trainer = ['"$VERL_PYTHON"', "-m", "verl.trainer.main_ppo", '"${OVERRIDES[@]}"']
     values = {

@@ -6,9 +6,11 @@ Defaults are the paper's setup on 8-GPU nodes: vLLM rollouts, the GSPO sequence-
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from rcstudio.engines.base import EngineSettings
 
 # verl/trainer/ppo/core_algos.py: every `@register_policy_loss(...)` of 0.9.1.
 POLICY_LOSSES = ("vanilla", "gspo", "sapo", "gpg", "clip_cov", "kl_cov", "geo_mean", "dro", "cispo",
@@ -21,10 +23,10 @@ LOSS_AGG_MODES = ("token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-tok
 REWARD_MANAGERS = ("naive", "rate_limited")
 
 
-class VerlSettings(BaseModel):
+class VerlSettings(EngineSettings):
     """Engine-only settings of `rl.engine = "verl"`; unknown keys are errors (a typo never passes)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    algorithms: ClassVar[tuple[str, ...]] = ("grpo",)
 
     rollout_engine: Literal["vllm", "sglang"] = Field("vllm", description="actor_rollout_ref.rollout.name")
     rollout_tensor_parallel: int = Field(2, gt=0, description="GPUs per rollout engine replica.")
@@ -56,6 +58,10 @@ class VerlSettings(BaseModel):
                                                             "(0 = rollout_tensor_parallel).")
     overrides: list[str] = Field(default_factory=list,
                                  description="Extra verl Hydra overrides, composed and checked at compile time.")
+    trainer_command: list[str] = Field(
+        default_factory=list,
+        description="argv replacing verl's trainer on the Ray head node (tests, custom drivers); it gets "
+        "RAY_ADDRESS and RCSTUDIO_RUN_DIR. With it the job may run without GPUs.")
 
     @field_validator("python")
     @classmethod
@@ -70,3 +76,6 @@ def settings_from(table: Any) -> VerlSettings:
     if isinstance(table, VerlSettings):
         return table
     return VerlSettings.model_validate(table or {})
+
+
+Settings = VerlSettings  # the name the registry reads
