@@ -79,7 +79,7 @@ class RewardRun:
         OmegaConf.resolve(self.config)
         if not ray.is_initialized():
             # workers inherit this process's environment (PYTHONPATH, RCSTUDIO_HOME)
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
         from verl.experimental.reward_loop import RewardLoopManager
         from verl.utils import hf_tokenizer
 
