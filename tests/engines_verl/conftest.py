@@ -7,7 +7,6 @@ builds (`.venv-verl`, or $RCSTUDIO_VERL_PYTHON); tests run verl's own code there
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
