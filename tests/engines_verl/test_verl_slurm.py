@@ -78,3 +78,5 @@ def test_compiled_job_brings_up_ray_over_two_nodes(verl_spec, verl_python, tmp_p
     job_id = res.stdout.strip().split(";")[0]
     assert job_id not in subprocess.run(["squeue", "-h", "-j", job_id], capture_output=True, text=True).stdout
     assert _ray_processes(port) == []
+    address_file = Path("/tmp/ray/ray_current_cluster")
+    assert not address_file.exists() or not address_file.read_text().endswith(f":{port}")
