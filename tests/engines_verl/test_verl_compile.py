@@ -32,7 +32,8 @@ def config_of(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory, verl_python):
     """Every verl recipe's runs, checked in one verl process, then compiled twice."""
-    runs = [run for name in VERL_RECIPES for run in expand(load_spec(REPO / f"recipes/rationalerm/{name}.toml"))]
+    runs = [run for name in VERL_RECIPES
+            for run in expand(load_spec(REPO / f"rcstudio/recipes/rationalerm/{name}.toml"))]
     check_runs(runs)
     out = tmp_path_factory.mktemp("verl-recipes")
     return {run.run_id: (run, compile_run(run, out / "a" / run.run_id), compile_run(run, out / "b" / run.run_id))

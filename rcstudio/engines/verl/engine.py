@@ -9,7 +9,7 @@ compile.py (Hydra through the verl Python) is imported when a run is checked or 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rcstudio.engines import base
 from rcstudio.engines.verl import VERL_VERSION
@@ -53,6 +53,11 @@ class Engine(base.Engine[Settings]):
         prefetch(runs)  # every point of a sweep composed and validated in ONE verl process
         for run in runs:
             self.check_run(run)
+
+    def training_rows(self, spec: Spec, work_dir: Path) -> list[dict[str, Any]]:
+        from rcstudio.engines.verl.data import training_rows
+
+        return training_rows(work_dir, spec)
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
         from rcstudio.compile.plan import LaunchPlan, cluster_fields

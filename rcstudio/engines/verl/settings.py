@@ -29,7 +29,8 @@ class VerlSettings(EngineSettings):
     algorithms: ClassVar[tuple[str, ...]] = ("grpo",)
 
     rollout_engine: Literal["vllm", "sglang"] = Field("vllm", description="actor_rollout_ref.rollout.name")
-    rollout_tensor_parallel: int = Field(2, gt=0, description="GPUs per rollout engine replica.")
+    rollout_tensor_parallel: int = Field(1, gt=0, description="GPUs per rollout engine replica (recipes set what "
+                                         "their model needs).")
     gpu_memory_utilization: float = Field(0.6, gt=0.0, le=1.0, description="Rollout engine's KV-cache share.")
     strategy: Literal["fsdp", "fsdp2"] = Field("fsdp", description="Actor/ref training backend.")
     policy_loss: Literal[POLICY_LOSSES] = Field(  # type: ignore[valid-type]
