@@ -27,7 +27,7 @@ executor = "slurm"
 """
 
 FROM_RECIPE = """
-extends = "rationalerm/genrm-gated"
+extends = "rationalerm/nemo-aligner-genrm-gated"
 [experiment]
 name = "wheel-recipe"
 [judge]
