@@ -74,16 +74,16 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Check a spec: syntax, keys, types, impossible combinations, sweep points, compile-time checks."""
-    from rcstudio.compile import engine_for
+    from rcstudio.compile import check_runs, engine_for
     from rcstudio.spec import expand, load_spec
 
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
+    check_runs(runs)
     warnings: list[str] = []
     for run in runs:
         engine = engine_for(run)
         if engine is not None:
-            engine.check_run(run)
             for warning in engine.warnings(run):
                 if warning not in warnings:
                     warnings.append(warning)
@@ -126,12 +126,13 @@ def compile_cmd(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Write every artifact each run would execute (resolved spec, overrides, config, sbatch script)."""
-    from rcstudio.compile import compile_run, plan_artifacts
+    from rcstudio.compile import check_runs, compile_run, plan_artifacts
     from rcstudio.spec import expand, load_spec
 
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
     out = out.absolute()
+    check_runs(runs)  # engine checks for all points at once (verl: one composing process per sweep)
     # Check every run before writing any, so a bad sweep point leaves nothing half-written.
     for run in runs:
         plan_artifacts(run, out / run.run_id)

@@ -23,13 +23,24 @@ from rcstudio.spec.sweep import RunSpec
 
 RUN_SUBDIRS = ("compiled", "data", "logs", "results", "checkpoints", "wandb")
 
-__all__ = ["CompiledRun", "LaunchPlan", "compile_run", "engine_for", "plan_artifacts"]
+__all__ = ["CompiledRun", "LaunchPlan", "check_runs", "compile_run", "engine_for", "plan_artifacts"]
 
 
 def engine_for(run: RunSpec) -> Engine[Any] | None:
     """The engine that runs `run`: its `rl.engine` when the run trains (kinds the engine trains), else None."""
     engine = engines.get(run.spec.rl.engine)
     return engine if run.spec.experiment.kind in engine.kinds else None
+
+
+def check_runs(runs: list[RunSpec]) -> None:
+    """Every engine's compile-time checks for the runs it trains (each engine sees all its runs at once)."""
+    groups: dict[str, tuple[Engine[Any], list[RunSpec]]] = {}
+    for run in runs:
+        engine = engine_for(run)
+        if engine is not None:
+            groups.setdefault(engine.name, (engine, []))[1].append(run)
+    for engine, group in groups.values():
+        engine.check_runs(group)
 
 
 def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:

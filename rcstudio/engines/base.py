@@ -121,6 +121,12 @@ class Engine(ABC, Generic[S]):
         """What `rcstudio validate` should warn about without failing (e.g. an engine/image mismatch)."""
         return []
 
+    def check_runs(self, runs: list[RunSpec]) -> None:
+        """`check_run` for every run of a spec that uses this engine (a sweep: all points at once,
+        so an engine whose check starts a process can check them in one)."""
+        for run in runs:
+            self.check_run(run)
+
     @abstractmethod
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
         """The engine's files of the run dir (relative path -> text) and its launch plan; writes nothing.

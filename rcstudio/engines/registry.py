@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 ENGINES: dict[str, str] = {
     "nemo-aligner": "rcstudio.engines.nemo_aligner",
     "trl": "rcstudio.engines.trl",
-    # "verl": "rcstudio.engines.verl",
+    "verl": "rcstudio.engines.verl",
 }
 
 

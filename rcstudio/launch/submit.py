@@ -187,6 +187,9 @@ def plan_spec(
     plan = SubmissionPlan(Path(path), chosen, skipped=skipped, registry=registry)
     plan.reaped = reap_stale_claims(registry)
     info = submission_info(Path(path), list(overrides))
+    from rcstudio.compile import check_runs
+
+    check_runs(runs)  # engine checks for all points at once, before any run dir is written
     try:
         for run in runs:
             parent = root / run.spec.experiment.name

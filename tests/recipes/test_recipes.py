@@ -1,5 +1,7 @@
-"""Every shipped recipe validates, expands, compiles (byte-identically) and composes with Hydra
-against NeMo-Aligner v0.7.0's own config; the paper's hyperparameters reach the engine."""
+"""Every shipped NeMo-Aligner recipe validates, expands, compiles (byte-identically) and composes with
+Hydra against NeMo-Aligner v0.7.0's own config; the paper's hyperparameters reach the engine. (The
+verl recipes - the paper's own GRPO setup - are compiled against verl's configs in
+tests/engines_verl/test_verl_compile.py.)"""
 
 from __future__ import annotations
 
@@ -14,17 +16,18 @@ from rcstudio.spec import expand, load_spec
 from rcstudio.spec.recipes import list_recipes
 
 REPO = Path(__file__).resolve().parents[2]
-RATIONALERM = sorted((REPO / "rcstudio" / "recipes" / "rationalerm").glob("*.toml"))
+RATIONALERM = sorted((REPO / "rcstudio" / "recipes" / "rationalerm").glob("nemo-aligner-*.toml"))
 PAPER = {"rationalerm/genrm-gated", "rationalerm/genrm-outcome-only", "rationalerm/genrm-additive",
          "rationalerm/policy-rlhf"}
+NEMO = {f"rationalerm/nemo-aligner-{name.split('/')[1]}" for name in PAPER}
 
 
 def test_the_paper_recipes_are_listed():
-    assert PAPER <= set(list_recipes())
+    assert PAPER | NEMO <= set(list_recipes())
     out = subprocess.run([sys.executable, "-m", "rcstudio", "recipes", "list"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    for name in PAPER:
+    for name in PAPER | NEMO:
         assert name in out.stdout
 
 
@@ -73,15 +76,20 @@ def test_paper_hyperparameters():
     policy = load_spec(REPO / "rcstudio/recipes/rationalerm/policy-rlhf.toml")
     assert policy.experiment.kind == "policy-rlhf"
     assert (policy.rl.global_batch_size, policy.rl.max_steps) == (512, 90)
-    assert policy.policy.model == "Qwen/Qwen3-30B-A3B-Base" and policy.judge.endpoint
+    assert policy.policy.model == "Qwen/Qwen3-30B-A3B-Base"
+    assert {gated.rl.engine, policy.rl.engine} == {"verl"} and gated.rl.algorithm == policy.rl.algorithm == "grpo"
+    assert gated.rl.verl.policy_loss == policy.rl.verl.policy_loss == "gspo"  # the sequence-level clip
+
+    nemo = load_spec(REPO / "rcstudio/recipes/rationalerm/nemo-aligner-genrm-gated.toml")
+    assert nemo.rl.engine == "nemo-aligner" and nemo.rl.lr == rl.lr and nemo.reward == gated.reward
 
 
 def test_every_reinforce_vs_grpo_difference_is_commented():
-    text = (REPO / "rcstudio/recipes/rationalerm/genrm-gated.toml").read_text()
+    text = (REPO / "rcstudio/recipes/rationalerm/nemo-aligner-genrm-gated.toml").read_text()
     marked = [block for block in text.split("\n\n") if "REINFORCE vs GRPO" in block]
     # advantage baseline, ratio clipping, KL: three places where the engine differs from the paper
     joined = " ".join(text.split("REINFORCE vs GRPO")[1:]).lower()
     assert text.count("REINFORCE vs GRPO") >= 3 and marked
     for topic in ("baseline", "clip", "kl"):
         assert topic in joined, topic
-    assert "REINFORCE vs GRPO" in (REPO / "rcstudio/recipes/rationalerm/policy-rlhf.toml").read_text()
+    assert "REINFORCE vs GRPO" in (REPO / "rcstudio/recipes/rationalerm/nemo-aligner-policy-rlhf.toml").read_text()
