@@ -68,7 +68,7 @@ class JobStep:
 
     def load(self) -> Callable[[Path, Any], Any]:
         try:
-            return getattr(importlib.import_module(self.module), self.function)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(self.module), self.function)
         except (ImportError, AttributeError) as exc:
             raise JobFailed(f"step {self.step!r} needs {self.module}.{self.function}, which is unavailable: "
                             f"{exc}") from exc
@@ -102,7 +102,7 @@ class Engine(ABC, Generic[S]):
 
     def settings_of(self, spec: Spec) -> S:
         """This engine's table of `spec` (`spec.rl.<table>`), typed."""
-        return getattr(spec.rl, self.table)  # type: ignore[no-any-return]
+        return getattr(spec.rl, self.table)
 
     def check(self, spec: Spec) -> list[SpecConflict]:
         """Cross-field conflicts only this engine has (pure; run while the spec validates).

@@ -91,9 +91,12 @@ def resolve_source(source: str) -> str:
         return source
     package, _, rel = source[len(PKG_PREFIX):].partition("/")
     try:
-        root = Path(importlib.import_module(package).__file__).parent
+        file = importlib.import_module(package).__file__
     except ImportError:
         raise UserError(f"{source}: package {package!r} is not installed", key="data") from None
+    if file is None:
+        raise UserError(f"{source}: {package!r} is not a regular package", key="data")
+    root = Path(file).parent
     path = root / rel
     if not path.exists():
         raise UserError(f"{source}: no such file in the installed package ({path})", key="data")

@@ -216,7 +216,7 @@ def training_prompts(spec: Spec, with_val: bool = True) -> TrainingData:
     return TrainingData(build(kept_train), build(usable(val_items)), kept_train, dropped, notes)
 
 
-def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
+def _wrapper(spec: Spec) -> tuple[Callable[[str], str], Callable[[list], str]]:
     fmt = spec.judge.chat_format
     if fmt == "chatml":
         return chatml, chatml_conversation
@@ -268,7 +268,8 @@ def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
     warnings = []
-    if len(val) < spec.rl.global_batch_size and not spec.rl.nemo_aligner.actor_command:
+    # prepare_data is the NeMo-Aligner actor's prep: its replacement actor (tests) validates differently
+    if len(val) < spec.rl.global_batch_size and not spec.rl.nemo_aligner.actor_command:  # type: ignore[attr-defined]
         warnings.append(
             f"{len(val)} validation prompts are fewer than one validation batch (NeMo-Aligner's "
             f"num_val_samples defaults to rl.global_batch_size = {spec.rl.global_batch_size}): validation "

@@ -24,7 +24,7 @@ from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
 from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
-from rcstudio.spec.models import TRAINING_KINDS
+from rcstudio.spec.models import TRAINING_KINDS, Spec
 
 
 @dataclass
@@ -90,8 +90,8 @@ class SubmissionPlan:
                 "arrays": [len(v) for v in arrays.values() if len(v) > 1] if self.executor.name == "slurm" else []}
 
 
-def runs_root_for(spec: Any) -> Path:
-    root = getattr(spec.cluster, "runs_root", "") or ""
+def runs_root_for(spec: Spec) -> Path:
+    root = spec.cluster.runs_root
     return Path(root).expanduser() if root else paths.runs_root()
 
 
@@ -187,7 +187,7 @@ def _record(prepared: PreparedRun, ref: JobRef, executor: str, t: float) -> RunR
     )
 
 
-def wandb_reference(spec: Any, run_id: str, run_dir: Path) -> dict[str, Any]:
+def wandb_reference(spec: Spec, run_id: str, run_dir: Path) -> dict[str, Any]:
     """Where the run's W&B data lives (names only; the API key stays in the environment)."""
     t = spec.tracking
     return {"mode": t.mode, "entity": t.entity, "project": t.project, "id": run_id,

@@ -62,7 +62,7 @@ def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserE
 
 def settings(spec: Spec) -> Settings:
     """The spec's `[rl.nemo_aligner]` table."""
-    return spec.rl.nemo_aligner  # type: ignore[attr-defined,no-any-return]
+    return spec.rl.nemo_aligner  # type: ignore[attr-defined]
 
 
 # -- overrides -------------------------------------------------------------------------------------
@@ -154,10 +154,9 @@ def check(run: RunSpec) -> None:
                      f"e.g. save_interval = {rl.val_check_interval * max(1, rl.save_interval // rl.val_check_interval)}")
     if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
         raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
-    parser = _override_parser() if na.overrides else None
     for i, text in enumerate(na.overrides):
         try:
-            parser.parse_override(text)
+            _override_parser().parse_override(text)
         except Exception as exc:  # hydra raises OverrideParseException
             raise _error(spec, "rl.nemo_aligner.overrides", f"entry {i} ({text!r}) is not a Hydra override: "
                          f"{str(exc).splitlines()[0]}", "write key=value, ++key=value or ~key") from None

@@ -27,11 +27,14 @@ import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio._quiet import stdout_to_stderr
 from rcstudio.engines.prepare import TrainingPrompt, training_prompts
 from rcstudio.errors import JobFailed, UserError
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import RLShared, Spec
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def dataset_rows(prompts: Iterable[TrainingPrompt]) -> list[dict[str, Any]]:
              "swapped": p.swapped, "item_id": p.id} for p in prompts]
 
 
-def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
+def batch_layout(rl: RLShared, world_size: int = 1) -> dict[str, int]:
     """Per-device batch, gradient accumulation and generation batch from the spec's RL batch sizes."""
     completions_per_update = rl.mini_batch_size * rl.rollouts_per_prompt
     per_device = rl.micro_batch_size
@@ -63,7 +66,7 @@ def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
     }
 
 
-def grpo_kwargs(spec: Any, output_dir: Path, world_size: int = 1, cuda: bool = False, bf16: bool = False) -> dict[str, Any]:
+def grpo_kwargs(spec: Spec, output_dir: Path, world_size: int = 1, cuda: bool = False, bf16: bool = False) -> dict[str, Any]:
     """`GRPOConfig(**kwargs)` for a spec (pure: tested without building a trainer)."""
     rl = spec.rl
     layout = batch_layout(rl, world_size)
@@ -132,7 +135,7 @@ def priming_examples(items: list[Any], rows: list[dict[str, Any]]) -> list[tuple
     return out
 
 
-def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
+def resolve_model(spec: Spec, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
     """A path or hub id for the judge; `tiny://` models are built into `run_dir/model/`."""
     from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
 
@@ -143,7 +146,7 @@ def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: l
     return model
 
 
-def load_tokenizer(spec: Any, model: str) -> Any:
+def load_tokenizer(spec: Spec, model: str) -> Any:
     from transformers import AutoTokenizer
 
     from rcstudio.engines.tiny_model import is_tiny
@@ -229,7 +232,7 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
     return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
 
 
-def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
+def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     """Train the judge with GRPO on the hybrid reward; returns (and writes) `results/train_summary.json`."""
     import torch
     from datasets import Dataset
