@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from rcstudio.errors import JobFailed
 
 if TYPE_CHECKING:
-    from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.engines.plan import LaunchPlan
     from rcstudio.spec.models import Spec, SpecConflict
     from rcstudio.spec.sweep import RunSpec
 

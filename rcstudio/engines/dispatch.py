@@ -11,7 +11,6 @@ wrong.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 import traceback
@@ -19,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.engines import registry as engines
+from rcstudio.paths import PKG_PREFIX, resolve_source
 from rcstudio.engines.base import JobStep
 from rcstudio.errors import JobFailed, UserError
 from rcstudio.spec.models import Spec
 
-PKG_PREFIX = "pkg://"
 JOB_LOG = "run-job.log"
 
 Target = JobStep  # the name callers knew
+__all__ = ["PKG_PREFIX", "SHARED_STEPS", "Target", "choose_target", "default_step", "resolve_source",
+           "resolve_sources", "run_job"]
 
 # Steps of every run, whatever its engine.
 SHARED_STEPS = {
@@ -79,28 +80,6 @@ def choose_target(spec: Spec, step: str | None) -> JobStep:
                             hint=f'set rl.engine = "{owners[0]}"')
         raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(all_step_names()))
     return available[step]
-
-
-def resolve_source(source: str) -> str:
-    """`pkg://rcstudio/<path>` -> the file shipped inside the installed package; others unchanged.
-
-    Resolved specs live in run dirs, far from the spec file, so shipped sample data is named by
-    package rather than by a path relative to the spec.
-    """
-    if not source.startswith(PKG_PREFIX):
-        return source
-    package, _, rel = source[len(PKG_PREFIX):].partition("/")
-    try:
-        file = importlib.import_module(package).__file__
-    except ImportError:
-        raise UserError(f"{source}: package {package!r} is not installed", key="data") from None
-    if file is None:
-        raise UserError(f"{source}: {package!r} is not a regular package", key="data")
-    root = Path(file).parent
-    path = root / rel
-    if not path.exists():
-        raise UserError(f"{source}: no such file in the installed package ({path})", key="data")
-    return str(path)
 
 
 def resolve_sources(spec: Spec) -> Spec:

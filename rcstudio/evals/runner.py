@@ -137,7 +137,7 @@ class LocalHFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
+        from rcstudio.tiny_model import build_tiny_model, is_tiny
 
         path, tok_path = self.model, self.tokenizer_name
         if is_tiny(self.model):

@@ -43,7 +43,7 @@ def data_dir() -> Path:
 
 
 def _resolve(source: str) -> str:
-    from rcstudio.engines.dispatch import resolve_source
+    from rcstudio.paths import resolve_source
 
     return resolve_source(source)
 

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rcstudio.compile import hydra_values as hv
+from rcstudio.engines import hydra_values as hv
 from rcstudio.engines.nemo_aligner.settings import Settings
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted

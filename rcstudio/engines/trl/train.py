@@ -21,6 +21,7 @@ same run dir resumes from the last one (that is how a requeued Slurm job continu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -137,7 +138,7 @@ def priming_examples(items: list[Any], rows: list[dict[str, Any]]) -> list[tuple
 
 def resolve_model(spec: Spec, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
     """A path or hub id for the judge; `tiny://` models are built into `run_dir/model/`."""
-    from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
+    from rcstudio.tiny_model import build_tiny_model, is_tiny
 
     model = spec.judge.model
     if is_tiny(model):
@@ -149,7 +150,7 @@ def resolve_model(spec: Spec, rows: list[dict[str, Any]], run_dir: Path, items: 
 def load_tokenizer(spec: Spec, model: str) -> Any:
     from transformers import AutoTokenizer
 
-    from rcstudio.engines.tiny_model import is_tiny
+    from rcstudio.tiny_model import is_tiny
 
     name = model if is_tiny(spec.judge.model) else (spec.judge.tokenizer or model)
     try:
@@ -243,7 +244,6 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
     from rcstudio.engines.grpo_reward import HybridReward
-    from rcstudio.evals.records import write_json
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
@@ -323,7 +323,9 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
         if callable(close):
             close()
     if rank == 0:
-        write_json(run_dir / "results" / "train_summary.json", summary)
+        out = run_dir / "results" / "train_summary.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "
