@@ -64,7 +64,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-llm-matcher-"))
     os.environ["RCSTUDIO_HOME"] = str(tmp / "home")
 
-    from rcstudio.rationale.llm import ResponseCache
+    from rcstudio.clients.llm import ResponseCache
     from rcstudio.rationale.matchers import make_matcher
 
     server = subprocess.Popen(

@@ -18,8 +18,8 @@ _LLM = MatcherSection()
 
 
 def _llm_config(endpoint: str | None, model: str | None, api_key_env: str, concurrency: int, timeout_s: float, max_retries: int):
-    from rcstudio.rationale.decompose.job import MAX_TOKENS
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.engines.decompose_job import MAX_TOKENS
+    from rcstudio.clients.llm import LLMConfig
 
     if not endpoint or not model:
         raise UserError(

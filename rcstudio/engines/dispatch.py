@@ -1,7 +1,7 @@
 """What a compiled job runs: `rcstudio run-job --run-dir DIR [--step ...]`.
 
 Reads the run dir's `spec.resolved.toml` and hands the run to the code for its step: the shared
-steps (`eval` -> `rcstudio.evals.job.run_eval_job`, `decompose` -> `rcstudio.rationale.decompose.
+steps (`eval` -> `rcstudio.evals.job.run_eval_job`, `decompose` -> `rcstudio.engines.decompose_job.
 run_decompose_job`, `prepare` -> `rcstudio.engines.prepare.prepare_data`, the first step of a
 NeMo-Aligner hetjob) or a step of the run's engine (`Engine.steps` in the engine registry, e.g.
 `train` for TRL). Every outcome, including a failure with its traceback, is appended to
@@ -33,7 +33,7 @@ __all__ = ["PKG_PREFIX", "SHARED_STEPS", "Target", "choose_target", "default_ste
 SHARED_STEPS = {
     "prepare": JobStep("prepare", "rcstudio.engines.prepare", "prepare_data"),
     "eval": JobStep("eval", "rcstudio.evals.job", "run_eval_job"),
-    "decompose": JobStep("decompose", "rcstudio.rationale.decompose", "run_decompose_job"),
+    "decompose": JobStep("decompose", "rcstudio.engines.decompose_job", "run_decompose_job"),
 }
 KIND_STEPS = {"eval": "eval", "data": "decompose"}  # the default step of the kinds no engine trains
 

@@ -105,7 +105,7 @@ def build_backend(
         from rcstudio.serve.policy import PolicyScorer
 
         if llm_client is None:
-            from rcstudio.rationale.llm import LLMClient, LLMConfig
+            from rcstudio.clients.llm import LLMClient, LLMConfig
 
             endpoint = spec.judge.endpoint or os.environ.get(JUDGE_ENDPOINT_ENV, "")
             if not endpoint:

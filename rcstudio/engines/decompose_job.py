@@ -20,7 +20,7 @@ MAX_TOKENS = 2048
 
 def llm_config_from_spec(spec: Any):
     """LLMConfig for decomposition: `[decompose]` fields win over `[reward.matcher]` ones."""
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.clients.llm import LLMConfig
 
     dec, matcher = spec.decompose, spec.reward.matcher
 
