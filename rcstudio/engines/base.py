@@ -77,7 +77,7 @@ class JobStep:
 class Engine(ABC, Generic[S]):
     """One training engine. Subclasses set the class attributes and implement the two methods.
 
-    - `name`: the `rl.engine` value ("nemo-aligner"); `table`: its spec table under `[rl]`
+    - `name`: the `rl.engine` value (e.g. nemo-aligner); `table`: its spec table under `[rl]`
       ("nemo_aligner" = `[rl.nemo_aligner]`); `settings`: the pydantic model of that table.
     - `kinds`: the experiment kinds it trains (genrm-train, policy-rlhf).
     - `target`: what its compiled run executes, for `compiled/run.json` ("nemo-aligner 0.7.0 ...").
