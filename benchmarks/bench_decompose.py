@@ -45,7 +45,7 @@ def main() -> None:
     os.environ["RCSTUDIO_HOME"] = str(tmp / "home")
 
     from rcstudio.rationale.decompose import decompose_file
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.clients.llm import LLMConfig
     from rcstudio.testing.openai_stub import OpenAIStub
 
     data = tmp / "pairs.jsonl"

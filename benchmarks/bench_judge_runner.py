@@ -70,7 +70,7 @@ def main() -> None:
     from rcstudio.evals import tasks as T
     from rcstudio.evals.prompts import PAIRWISE_VERSION
     from rcstudio.evals.runner import EndpointBackend, JudgeRunner, summarize
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.clients.llm import LLMConfig
 
     import openai  # noqa: F401  - one-time import cost, outside both timings
     from rcstudio.rationale import parse  # noqa: F401

@@ -100,7 +100,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 def phase_worker(data: Path, base_url: str, concurrency: int) -> None:
     """The matching phase alone: imports and data loading done before the clock starts."""
     from rcstudio.rationale.data import load_pairs
-    from rcstudio.rationale.llm import ResponseCache
+    from rcstudio.clients.llm import ResponseCache
     from rcstudio.rationale.matchers import MatchRequest, make_matcher
 
     loaded = load_pairs(data)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+
+from rcstudio.errors import UserError
+
+PKG_PREFIX = "pkg://"
 
 
 def home() -> Path:
@@ -34,3 +39,25 @@ def shared_dir() -> Path | None:
         return Path(env)
     candidate = Path(__file__).resolve().parents[2] / "shared"
     return candidate if candidate.is_dir() else None
+
+
+def resolve_source(source: str) -> str:
+    """`pkg://rcstudio/<path>` -> the file shipped inside the installed package; others unchanged.
+
+    Resolved specs live in run dirs, far from the spec file, so shipped sample data is named by
+    package rather than by a path relative to the spec.
+    """
+    if not source.startswith(PKG_PREFIX):
+        return source
+    package, _, rel = source[len(PKG_PREFIX):].partition("/")
+    try:
+        file = importlib.import_module(package).__file__
+    except ImportError:
+        raise UserError(f"{source}: package {package!r} is not installed", key="data") from None
+    if file is None:
+        raise UserError(f"{source}: {package!r} is not a regular package", key="data")
+    root = Path(file).parent
+    path = root / rel
+    if not path.exists():
+        raise UserError(f"{source}: no such file in the installed package ({path})", key="data")
+    return str(path)

@@ -9,11 +9,17 @@ import typer
 
 from rcstudio.cli.common import echo_json
 from rcstudio.errors import UserError
+from rcstudio.spec.models import DecomposeSection, MatcherSection
+
+# Defaults are the spec's: [decompose] bounds, and the LLM client settings of [reward.matcher] that a
+# `kind = "data"` job uses; options left unset take them (the help shows them).
+_DEC = DecomposeSection()
+_LLM = MatcherSection()
 
 
 def _llm_config(endpoint: str | None, model: str | None, api_key_env: str, concurrency: int, timeout_s: float, max_retries: int):
-    from rcstudio.rationale.decompose.job import MAX_TOKENS
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.engines.decompose_job import MAX_TOKENS
+    from rcstudio.clients.llm import LLMConfig
 
     if not endpoint or not model:
         raise UserError(
@@ -40,12 +46,13 @@ def decompose(
     out: Path = typer.Option(..., "--out", help="Checklist JSONL to write (or the markdown file with --audit)."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name served by the endpoint."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env var holding the API key ('EMPTY' if unset)."),
-    min_items: int = typer.Option(3, "--min-items", help="Filter pairs with fewer atomic items."),
-    max_items: int = typer.Option(7, "--max-items", help="Filter pairs with more items (never truncated); 0 = no limit."),
+    api_key_env: str = typer.Option(_LLM.api_key_env, "--api-key-env", help="Env var holding the API key ('EMPTY' if unset)."),
+    min_items: int = typer.Option(_DEC.min_items, "--min-items", help="Filter pairs with fewer atomic items."),
+    max_items: int = typer.Option(_DEC.max_items, "--max-items", help="Filter pairs with more items (never truncated); 0 = no limit."),
+    # 16, not the matcher's 64: an interactive run against a shared endpoint starts gently
     concurrency: int = typer.Option(16, "--concurrency", help="Requests in flight at once."),
-    timeout_s: float = typer.Option(120.0, "--timeout-s", help="Per-request timeout."),
-    max_retries: int = typer.Option(4, "--max-retries", help="Retries per request on errors and rate limits."),
+    timeout_s: float = typer.Option(_LLM.timeout_s, "--timeout-s", help="Per-request timeout."),
+    max_retries: int = typer.Option(_LLM.max_retries, "--max-retries", help="Retries per request on errors and rate limits."),
     audit: int = typer.Option(0, "--audit", help="Instead: sample N pairs into a side-by-side markdown report at --out."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed for --audit."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also save the items-per-pair histogram as a PNG."),

@@ -10,6 +10,32 @@ import typer
 
 from rcstudio.cli.common import echo_json
 from rcstudio.errors import UserError
+from rcstudio.spec.models import EvalSection, JudgeSection, MatcherSection, RewardSection
+
+# Defaults are the spec's (rcstudio.spec.models); options left unset take them, the help shows them.
+
+
+def _default(section: type, name: str) -> str:
+    return str(section.model_fields[name].get_default(call_default_factory=True))
+
+
+def _given(**values: object) -> dict[str, object]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _section(section: type, flags: dict[str, str], **values: object):  # noqa: ANN202 - a spec section
+    """A spec section from the options given (the rest default as in a spec); bad values are
+    usage errors naming the flag."""
+    from pydantic import ValidationError
+
+    try:
+        return section(**_given(**values))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        flag = flags.get(field, "--" + field.replace("_", "-"))
+        raise UserError(f"invalid {flag.lstrip('-').replace('-', ' ')}: {err['msg']} (got {err.get('input')!r})",
+                        key=flag) from None
 
 _ROWS = (("rc", "RC"), ("precision", "Precision"), ("f1", "F1"), ("ap", "AP"), ("oa", "OA"), ("reward", "Mean reward"))
 
@@ -62,20 +88,32 @@ def score(
     ),
     matches: Optional[Path] = typer.Option(None, "--matches", help='Precomputed matrices, JSONL {"id", "scores", "outcome"?}.'),
     variant: str = typer.Option("paper", "--variant", help="paper (one-to-one matching) | reference (released script)."),
-    top_k: int = typer.Option(5, "--top-k", help="Model reasons considered (0 = all)."),
-    reward_form: str = typer.Option("gated", "--reward-form", help="gated (AP x outcome) | additive."),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Mix weight of the additive reward (default 0.8)."),
-    rationale_metric: str = typer.Option("ap", "--rationale-metric", help="ap | recall | f1 (the reward's rationale term)."),
-    tie_policy: str = typer.Option("skip", "--tie-policy", help="skip | half | wrong, for tie labels in the reward."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Model reasons considered (0 = all).",
+                                        show_default=_default(JudgeSection, "top_k")),
+    reward_form: Optional[str] = typer.Option(None, "--reward-form", help="gated (AP x outcome) | additive.",
+                                              show_default=_default(RewardSection, "form")),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Mix weight of the additive reward.",
+                                          show_default=_default(RewardSection, "alpha")),
+    rationale_metric: Optional[str] = typer.Option(None, "--rationale-metric", help="ap | recall | f1 (the reward's "
+                                                   "rationale term).", show_default=_default(RewardSection, "rationale_metric")),
+    tie_policy: Optional[str] = typer.Option(None, "--tie-policy", help="skip | half | wrong, for tie labels in the "
+                                             "reward.", show_default=_default(RewardSection, "tie_policy")),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL of the LLM matcher."),
-    matcher_model: str = typer.Option("Qwen/Qwen3-30B-A3B-Instruct-2507", "--matcher-model", help="Model name at --endpoint."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env var holding the endpoint's key."),
-    concurrency: int = typer.Option(64, "--concurrency", help="LLM matcher requests in flight."),
-    timeout_s: float = typer.Option(120.0, "--timeout-s", help="LLM matcher request timeout."),
-    embedding_model: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", "--embedding-model"),
-    thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Cosine cut points, e.g. 0.35,0.5,0.65,0.8."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the CIs (0 = none)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    matcher_model: Optional[str] = typer.Option(None, "--matcher-model", help="Model name at --endpoint.",
+                                                show_default=_default(MatcherSection, "model")),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Env var holding the endpoint's key.",
+                                              show_default=_default(MatcherSection, "api_key_env")),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="LLM matcher requests in flight.",
+                                              show_default=_default(MatcherSection, "concurrency")),
+    timeout_s: Optional[float] = typer.Option(None, "--timeout-s", help="LLM matcher request timeout.",
+                                              show_default=_default(MatcherSection, "timeout_s")),
+    embedding_model: Optional[str] = typer.Option(None, "--embedding-model",
+                                                  show_default=_default(MatcherSection, "embedding_model")),
+    thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Cosine cut points, e.g. 0.35,0.5,0.65,0.8.",
+                                             show_default=",".join(map(str, MatcherSection().thresholds))),
+    bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="Bootstrap resamples for the CIs (0 = none).",
+                                            show_default=_default(EvalSection, "bootstrap")),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Bootstrap seed.", show_default=_default(EvalSection, "seed")),
     limit: int = typer.Option(0, "--limit", help="Score only the first N items (0 = all)."),
     min_valid_fraction: float = typer.Option(
         0.5, "--min-valid-fraction",
@@ -96,19 +134,16 @@ def score(
 
     if not 0.0 <= min_valid_fraction <= 1.0:
         raise UserError("--min-valid-fraction must lie in [0, 1]", key="--min-valid-fraction")
-    if top_k < 0:
+    if top_k is not None and top_k < 0:
         raise UserError("--top-k must be 0 (all) or positive", key="--top-k")
-    if reward_form == "gated" and alpha is not None:
+    reward = _section(RewardSection, {"form": "--reward-form", "alpha": "--alpha", "rationale_metric": "--rationale-metric",
+                                      "tie_policy": "--tie-policy"},
+                      form=reward_form, alpha=alpha, rationale_metric=rationale_metric, tie_policy=tie_policy)
+    if reward.form == "gated" and alpha is not None:
         raise UserError("--alpha only applies to --reward-form additive", key="--alpha", hint="drop --alpha or add --reward-form additive")
-    try:
-        settings = RewardSettings(
-            form=reward_form,  # type: ignore[arg-type]
-            alpha=0.8 if alpha is None else alpha,
-            rationale_metric=rationale_metric,  # type: ignore[arg-type]
-            tie_policy=tie_policy,  # type: ignore[arg-type]
-        )
-    except ValueError as exc:
-        raise UserError(str(exc), key="--reward-form") from None
+    settings = RewardSettings.from_spec(reward)
+    evals = EvalSection(**_given(bootstrap=bootstrap, seed=seed))
+    top_k = JudgeSection(**_given(top_k=top_k)).top_k
     kind = matcher or ("matrix" if matches else "llm" if endpoint else "embedding")
     if kind not in ("llm", "embedding", "matrix"):
         raise UserError(f"unknown matcher {kind!r}", key="--matcher", hint="llm | embedding | matrix")
@@ -116,7 +151,7 @@ def score(
         raise UserError("--matcher matrix needs --matches FILE", key="--matches")
     if data is None and kind != "matrix":
         raise UserError("--data is required (only --matcher matrix can do without it)", key="--data")
-    common = dict(top_k=top_k, variant=variant, reward=settings, bootstrap=bootstrap, seed=seed)
+    common = dict(top_k=top_k, variant=variant, reward=settings, bootstrap=evals.bootstrap, seed=evals.seed)
 
     if data is None:
         from rcstudio.rationale.matchers.matrix import load_match_file
@@ -143,11 +178,10 @@ def score(
                 cut = [float(x) for x in thresholds.split(",")]
             except ValueError:
                 raise UserError("--thresholds takes 4 comma-separated numbers", key="--thresholds") from None
-        cfg = {
-            "kind": kind, "endpoint": endpoint or "", "model": matcher_model, "api_key_env": api_key_env,
-            "concurrency": concurrency, "timeout_s": timeout_s, "embedding_model": embedding_model,
-            "thresholds": cut, "matches_file": str(matches or ""),
-        }  # fmt: skip
+        cfg = _section(MatcherSection, {"model": "--matcher-model", "thresholds": "--thresholds"},
+                       kind=kind, endpoint=endpoint, model=matcher_model, api_key_env=api_key_env,
+                       concurrency=concurrency, timeout_s=timeout_s, embedding_model=embedding_model,
+                       thresholds=cut, matches_file=str(matches) if matches else None)
         m = make_matcher(cfg, progress=not as_json)
         try:
             result = score_items(loaded.items, model, m, **common)  # type: ignore[arg-type]

@@ -33,7 +33,12 @@ def compare(
 
     check_output(output, "--output", PLOT_FORMATS)
     check_output(csv_path, "--csv")
-    curves = collect(runs, metric, samples)
+    registry = None
+    if any(not Path(r).exists() for r in runs):  # run ids: looked up in the registry
+        from rcstudio.launch.registry import Registry
+
+        registry = Registry()
+    curves = collect(runs, metric, samples, registry)
     if output is not None:
         plot(curves, output)
     if csv_path is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio import __version__
-from rcstudio.compile.plan import CompiledRun, LaunchPlan, command_plan
+from rcstudio.engines.plan import CompiledRun, LaunchPlan, command_plan
 from rcstudio.engines import registry as engines
 from rcstudio.engines.base import Engine
 from rcstudio.errors import UserError

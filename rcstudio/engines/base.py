@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from rcstudio.errors import JobFailed
 
 if TYPE_CHECKING:
-    from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.engines.plan import LaunchPlan
     from rcstudio.spec.models import Spec, SpecConflict
     from rcstudio.spec.sweep import RunSpec
 
@@ -68,7 +68,7 @@ class JobStep:
 
     def load(self) -> Callable[[Path, Any], Any]:
         try:
-            return getattr(importlib.import_module(self.module), self.function)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(self.module), self.function)
         except (ImportError, AttributeError) as exc:
             raise JobFailed(f"step {self.step!r} needs {self.module}.{self.function}, which is unavailable: "
                             f"{exc}") from exc
@@ -77,7 +77,7 @@ class JobStep:
 class Engine(ABC, Generic[S]):
     """One training engine. Subclasses set the class attributes and implement the two methods.
 
-    - `name`: the `rl.engine` value ("nemo-aligner"); `table`: its spec table under `[rl]`
+    - `name`: the `rl.engine` value (e.g. nemo-aligner); `table`: its spec table under `[rl]`
       ("nemo_aligner" = `[rl.nemo_aligner]`); `settings`: the pydantic model of that table.
     - `kinds`: the experiment kinds it trains (genrm-train, policy-rlhf).
     - `target`: what its compiled run executes, for `compiled/run.json` ("nemo-aligner 0.7.0 ...").
@@ -102,7 +102,7 @@ class Engine(ABC, Generic[S]):
 
     def settings_of(self, spec: Spec) -> S:
         """This engine's table of `spec` (`spec.rl.<table>`), typed."""
-        return getattr(spec.rl, self.table)  # type: ignore[no-any-return]
+        return getattr(spec.rl, self.table)
 
     def check(self, spec: Spec) -> list[SpecConflict]:
         """Cross-field conflicts only this engine has (pure; run while the spec validates).

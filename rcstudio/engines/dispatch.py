@@ -1,7 +1,7 @@
 """What a compiled job runs: `rcstudio run-job --run-dir DIR [--step ...]`.
 
 Reads the run dir's `spec.resolved.toml` and hands the run to the code for its step: the shared
-steps (`eval` -> `rcstudio.evals.job.run_eval_job`, `decompose` -> `rcstudio.rationale.decompose.
+steps (`eval` -> `rcstudio.evals.job.run_eval_job`, `decompose` -> `rcstudio.engines.decompose_job.
 run_decompose_job`, `prepare` -> `rcstudio.engines.prepare.prepare_data`, the first step of a
 NeMo-Aligner hetjob) or a step of the run's engine (`Engine.steps` in the engine registry, e.g.
 `train` for TRL). Every outcome, including a failure with its traceback, is appended to
@@ -11,7 +11,6 @@ wrong.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 import traceback
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.engines import registry as engines
+from rcstudio.paths import PKG_PREFIX, resolve_source
 from rcstudio.engines.base import JobStep
 from rcstudio.errors import JobFailed, UserError
 from rcstudio.spec.models import Spec
 
-PKG_PREFIX = "pkg://"
 JOB_LOG = "run-job.log"
 FAILURE_FILE = "failure.json"  # in logs/: the one-line reason a job failed (what `submit --wait` prints)
 
@@ -50,12 +49,14 @@ def failure_reason(run_dir: str | Path) -> str | None:
     return str(reason) if reason else None
 
 Target = JobStep  # the name callers knew
+__all__ = ["PKG_PREFIX", "SHARED_STEPS", "Target", "choose_target", "default_step", "resolve_source",
+           "resolve_sources", "run_job"]
 
 # Steps of every run, whatever its engine.
 SHARED_STEPS = {
     "prepare": JobStep("prepare", "rcstudio.engines.prepare", "prepare_data"),
     "eval": JobStep("eval", "rcstudio.evals.job", "run_eval_job"),
-    "decompose": JobStep("decompose", "rcstudio.rationale.decompose", "run_decompose_job"),
+    "decompose": JobStep("decompose", "rcstudio.engines.decompose_job", "run_decompose_job"),
 }
 KIND_STEPS = {"eval": "eval", "data": "decompose"}  # the default step of the kinds no engine trains
 
@@ -102,25 +103,6 @@ def choose_target(spec: Spec, step: str | None) -> JobStep:
                             hint=f'set rl.engine = "{owners[0]}"')
         raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(all_step_names()))
     return available[step]
-
-
-def resolve_source(source: str) -> str:
-    """`pkg://rcstudio/<path>` -> the file shipped inside the installed package; others unchanged.
-
-    Resolved specs live in run dirs, far from the spec file, so shipped sample data is named by
-    package rather than by a path relative to the spec.
-    """
-    if not source.startswith(PKG_PREFIX):
-        return source
-    package, _, rel = source[len(PKG_PREFIX):].partition("/")
-    try:
-        root = Path(importlib.import_module(package).__file__).parent
-    except ImportError:
-        raise UserError(f"{source}: package {package!r} is not installed", key="data") from None
-    path = root / rel
-    if not path.exists():
-        raise UserError(f"{source}: no such file in the installed package ({path})", key="data")
-    return str(path)
 
 
 def resolve_sources(spec: Spec) -> Spec:

@@ -258,7 +258,7 @@ def training_prompts(spec: Spec, with_val: bool = True) -> TrainingData:
     return TrainingData(build(kept_train), build(usable(val_items)), kept_train, dropped, notes)
 
 
-def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
+def _wrapper(spec: Spec) -> tuple[Callable[[str], str], Callable[[list], str]]:
     fmt = spec.judge.chat_format
     if fmt == "chatml":
         return chatml, chatml_conversation

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.errors import UserError
 from rcstudio.evals.runner import JudgeOutcome, JudgeTask
 from rcstudio.rationale.schema import JudgeOutput, PairItem
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import Spec
 
 METRICS = ("rc", "precision", "f1", "ap", "oa")
 
@@ -28,7 +31,7 @@ def available_judges(items: Sequence[PairItem]) -> list[str]:
     return sorted({name for it in items for name in it.outputs})
 
 
-def score_judge(items: Sequence[PairItem], judge: str, spec: Any, matcher: Any | None = None) -> Any:
+def score_judge(items: Sequence[PairItem], judge: str, spec: Spec, matcher: Any | None = None) -> Any:
     """One judge's ScoreResult with the spec's matcher, top-k, reward and bootstrap settings (the
     paper variant), so stored and live judges are scored alike."""
     from rcstudio.rationale.matchers import make_matcher
@@ -40,7 +43,7 @@ def score_judge(items: Sequence[PairItem], judge: str, spec: Any, matcher: Any |
                        bootstrap=spec.eval.bootstrap, seed=spec.eval.seed)
 
 
-def score_stored(items: Sequence[PairItem], judges: Sequence[str], spec: Any, matcher: Any | None = None) -> dict[str, Any]:
+def score_stored(items: Sequence[PairItem], judges: Sequence[str], spec: Spec, matcher: Any | None = None) -> dict[str, Any]:
     """{judge: ScoreResult} for judges whose outputs are stored beside the items."""
     from rcstudio.rationale.matchers import make_matcher
 

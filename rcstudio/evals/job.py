@@ -18,11 +18,14 @@ import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.errors import UserError
 from rcstudio.evals import arena_hard, judgebench, rmbench, sources, validity
 from rcstudio.evals.records import write_json
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import Spec
 
 METRIC_NAME = {"hs3-atomic": "hs3_atomic", "arena-hard": "arena_hard", "judgebench": "judgebench", "rmbench": "rmbench"}
 
@@ -35,7 +38,7 @@ def _slug(name: str) -> str:
 class _Context:
     """What every benchmark step needs: the spec, the results dir, the judge (built once)."""
 
-    def __init__(self, run_dir: Path, spec: Any, progress: bool, stack: contextlib.ExitStack) -> None:
+    def __init__(self, run_dir: Path, spec: Spec, progress: bool, stack: contextlib.ExitStack) -> None:
         self.run_dir = run_dir
         self.stack = stack
         self.spec = spec
@@ -204,7 +207,7 @@ STEPS: dict[str, Callable[[_Context, sources.BenchmarkFiles], None]] = {
 }
 
 
-def _log_wandb(run_dir: Path, spec: Any, metrics: dict[str, float]) -> None:
+def _log_wandb(run_dir: Path, spec: Spec, metrics: dict[str, float]) -> None:
     from rcstudio.tracking.wandb_log import init_run
 
     run = init_run(spec, run_dir, run_dir.name, job_type="eval", name=run_dir.name)
@@ -216,7 +219,7 @@ def _log_wandb(run_dir: Path, spec: Any, metrics: dict[str, float]) -> None:
         run.finish()
 
 
-def run_eval_job(run_dir: str | Path, spec: Any, progress: bool = True) -> dict[str, Any]:
+def run_eval_job(run_dir: str | Path, spec: Spec, progress: bool = True) -> dict[str, Any]:
     """Score every configured benchmark; returns (and writes) the summary."""
     run_dir = Path(run_dir)
     plan = sources.plan(spec)  # validates everything before the first judge call

@@ -1,6 +1,6 @@
 """The judge runner: many judge prompts -> parsed verdicts, from an endpoint or a local HF model.
 
-* `EndpointBackend`: any OpenAI-compatible server through `rationale.llm.LLMClient` (concurrency
+* `EndpointBackend`: any OpenAI-compatible server through `clients.llm.LLMClient` (concurrency
   cap, timeouts, retries with backoff, persistent SQLite reply cache).
 * `LocalHFBackend`: a causal LM loaded with transformers and `generate` (small models, CPU or one
   GPU), greedy when temperature is 0.
@@ -81,14 +81,14 @@ class EndpointBackend:
     name = "endpoint"
 
     def __init__(self, cfg: Any, cache: Any | None = None) -> None:
-        from rcstudio.rationale.llm import LLMClient
+        from rcstudio.clients.llm import LLMClient
 
         self.cfg = cfg
         self.model = cfg.model
         self.client = LLMClient(cfg, cache=cache)
 
     async def run(self, tasks: Sequence[JudgeTask], on_done: OnDone) -> None:
-        from rcstudio.rationale.llm import LLMError
+        from rcstudio.clients.llm import LLMError
 
         async def one(task: JudgeTask) -> None:
             try:
@@ -137,7 +137,7 @@ class LocalHFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
+        from rcstudio.tiny_model import build_tiny_model, is_tiny
 
         path, tok_path = self.model, self.tokenizer_name
         if is_tiny(self.model):
@@ -210,7 +210,7 @@ def make_backend(judge: Any, cache_path: Path | None = None, concurrency: int | 
     """From a spec's `[judge]`: its `endpoint` when set, otherwise its model run locally
     (`tiny://random?...` builds a random test model under `workdir`)."""
     if getattr(judge, "endpoint", ""):
-        from rcstudio.rationale.llm import LLMConfig, ResponseCache
+        from rcstudio.clients.llm import LLMConfig, ResponseCache
 
         overrides = {"concurrency": concurrency} if concurrency else {}
         cfg = LLMConfig.from_section(judge, **overrides)
@@ -282,7 +282,7 @@ class JudgeRunner:
 
         try:
             if todo:
-                from rcstudio.rationale.llm import run_sync
+                from rcstudio.clients.llm import run_sync
 
                 run_sync(lambda: self.backend.run(todo, on_done))
         finally:

@@ -28,7 +28,7 @@ def free_port() -> int:
 def use_vllm(model: str) -> bool:
     """Serve with vLLM: a `vllm` executable is on PATH, the model is not a tiny:// test model,
     and RCSTUDIO_JUDGE_SERVER does not say `local`."""
-    from rcstudio.engines.tiny_model import is_tiny
+    from rcstudio.tiny_model import is_tiny
 
     choice = os.environ.get("RCSTUDIO_JUDGE_SERVER", "auto").lower()
     if choice == "local" or is_tiny(model):

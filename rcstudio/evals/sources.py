@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rcstudio import paths
 from rcstudio.errors import UserError
 from rcstudio.evals.records import read_records
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import Spec
 
 BENCHMARKS = ("judgebench", "rmbench", "arena-hard", "hs3-atomic")
 DEFAULT_FILES = {
@@ -40,7 +43,7 @@ def data_dir() -> Path:
 
 
 def _resolve(source: str) -> str:
-    from rcstudio.engines.dispatch import resolve_source
+    from rcstudio.paths import resolve_source
 
     return resolve_source(source)
 
@@ -91,7 +94,7 @@ def _lookup(name: str) -> list[str]:
     return found
 
 
-def plan(spec: Any) -> dict[str, BenchmarkFiles]:
+def plan(spec: Spec) -> dict[str, BenchmarkFiles]:
     """Benchmark -> files, in `eval.benchmarks` order; every problem is a UserError before any work."""
     wanted = list(dict.fromkeys(spec.eval.benchmarks))
     out: dict[str, BenchmarkFiles] = {b: BenchmarkFiles() for b in wanted}
@@ -124,5 +127,5 @@ def plan(spec: Any) -> dict[str, BenchmarkFiles]:
     return out
 
 
-def _has_judge(spec: Any) -> bool:
+def _has_judge(spec: Spec) -> bool:
     return bool(spec.judge.endpoint or spec.judge.model or spec.judge.checkpoint)

@@ -33,6 +33,7 @@ from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
 
 if TYPE_CHECKING:  # the plan type only; importing it loads the spec models (slow for `ls`)
     from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.spec.models import Spec
 
 TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
 CONFIRM_RUNS = 100  # `submit` asks before writing more run dirs than this (--yes skips the question)
@@ -105,8 +106,8 @@ class SubmissionPlan:
                 "arrays": [len(v) for v in arrays.values() if len(v) > 1] if self.executor.name == "slurm" else []}
 
 
-def runs_root_for(spec: Any) -> Path:
-    root = getattr(spec.cluster, "runs_root", "") or ""
+def runs_root_for(spec: Spec) -> Path:
+    root = spec.cluster.runs_root
     return Path(root).expanduser() if root else paths.runs_root()
 
 
@@ -238,7 +239,7 @@ def _record(prepared: PreparedRun, ref: JobRef, executor: str, t: float) -> RunR
     )
 
 
-def wandb_reference(spec: Any, run_id: str, run_dir: Path) -> dict[str, Any]:
+def wandb_reference(spec: Spec, run_id: str, run_dir: Path) -> dict[str, Any]:
     """Where the run's W&B data lives (names only; the API key stays in the environment)."""
     t = spec.tracking
     return {"mode": t.mode, "entity": t.entity, "project": t.project, "id": run_id,

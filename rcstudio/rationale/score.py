@@ -285,7 +285,7 @@ async def ascore_items(
 
 def score_items(items: Sequence[PairItem], model_name: str, matcher: BaseMatcher, **kwargs: Any) -> ScoreResult:
     """Sync wrapper of `ascore_items` (works inside a running event loop too)."""
-    from rcstudio.rationale.llm import run_sync
+    from rcstudio.clients.llm import run_sync
 
     async def run() -> ScoreResult:
         try:

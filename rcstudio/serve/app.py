@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.errors import UserError
 from rcstudio.serve.batcher import MatchBatcher
@@ -21,6 +21,9 @@ from rcstudio.serve.kserve import RunningServer, ServerSettings, body_limit, ser
 from rcstudio.serve.reward_model import MODEL_NAME, RewardBackend
 from rcstudio.serve.scorer import HybridScorer, SequenceSplitter
 from rcstudio.serve.step_log import StepLogger
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import Spec
 
 log = logging.getLogger("rcstudio.serve")
 
@@ -78,7 +81,7 @@ def _warm(matcher: Any, section: Any) -> None:
 
 def build_backend(
     run_dir: Path,
-    spec: Any,
+    spec: Spec,
     tokenizer: str | None = None,
     *,
     matcher: Any = None,
@@ -105,7 +108,7 @@ def build_backend(
         from rcstudio.serve.policy import PolicyScorer
 
         if llm_client is None:
-            from rcstudio.rationale.llm import LLMClient, LLMConfig
+            from rcstudio.clients.llm import LLMClient, LLMConfig
 
             endpoint = spec.judge.endpoint or os.environ.get(JUDGE_ENDPOINT_ENV, "")
             if not endpoint:

@@ -42,7 +42,7 @@ def _verdict_or_raise(text: str) -> str:
 
 
 class PolicyScorer:
-    """Scores policy rollouts with the GenRM through `client` (an `rationale.llm.LLMClient`)."""
+    """Scores policy rollouts with the GenRM through `client` (an `clients.llm.LLMClient`)."""
 
     def __init__(self, client: Any, penalty: float = 0.0, top_k: int = 0, template: str = PROMPT_VERSION) -> None:
         self.client = client

@@ -489,7 +489,10 @@ def check_engine_keys(spec: Spec, origins: Origins) -> None:
             f'{fix}, or remove the key (engine-only keys live in [rl.{engines.table_of(reader)}] '
             f'and take effect only with rl.engine = "{reader}")')
 
-    for dotted, (file, _line) in origins.where.items():
+    # Line numbers are scanned only when some table of an engine no run uses holds a value.
+    unused = [n for n in engines.names() if n not in in_use
+              and getattr(spec.rl, engines.table_of(n)).model_fields_set]
+    for dotted, (file, _line) in (origins.where.items() if unused else ()):
         reader = _engine_key(dotted)
         if reader is None or reader in in_use or file not in own:
             continue

@@ -293,7 +293,7 @@ class TrackingSection(Section):
 
 
 class EvalSection(Section):
-    benchmarks: list[Benchmark] = Field(default_factory=lambda: ["hs3-atomic"])
+    benchmarks: list[Benchmark] = Field(default_factory=lambda: list[Benchmark](["hs3-atomic"]))
     stored_judges: list[str] = Field(
         default_factory=list, description="Re-score outputs stored in the data (<name>-checklist ...)."
     )

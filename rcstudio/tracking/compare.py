@@ -69,15 +69,17 @@ def _resolve(arg: str, registry: Any) -> tuple[str, str, Any]:
 
 
 def collect(runs: Sequence[str], metrics: Sequence[str], samples: int | None = None, registry: Any = None) -> list[Curve]:
-    """The curves to compare, one per (run, metric); a metric a run never logged is a UserError."""
+    """The curves to compare, one per (run, metric); a metric a run never logged is a UserError.
+
+    Runs are run dirs / wandb dirs / .wandb files, or run ids looked up in `registry` (the caller
+    passes the registry: tracking/ does not depend on launch/)."""
     if not runs:
         raise UserError("name at least one run", hint="rcstudio compare RUN... --metric reward/total")
     if not metrics:
         raise UserError("name at least one metric", key="--metric", hint="e.g. --metric reward/rationale")
     if registry is None and any(not Path(r).exists() for r in runs):
-        from rcstudio.launch.registry import Registry
-
-        registry = Registry()
+        missing = next(r for r in runs if not Path(r).exists())
+        raise UserError(f"{missing!r} is not a path and no run registry was given to look it up")
     curves: list[Curve] = []
     for arg in runs:
         label, run_id, load = _resolve(arg, registry)

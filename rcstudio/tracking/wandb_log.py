@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import Spec
 
 SECRET_KEY = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 # spec fields that *name* an environment variable (api_key_env = "OPENAI_API_KEY") are fine to log
@@ -31,47 +34,27 @@ def scrub(value: Any, key: str = "") -> Any:
     return value
 
 
-def spec_config(spec: Any) -> dict[str, Any]:
-    """The resolved spec as a plain dict for `wandb.config` (pydantic model, dict or None)."""
-    if spec is None:
-        return {}
-    if hasattr(spec, "model_dump") and getattr(spec, "_origins", None) is not None:
-        from rcstudio.spec.resolved import public_dict
+def spec_config(spec: Spec) -> dict[str, Any]:
+    """The resolved spec as a plain dict for `wandb.config`: values read from the environment stay
+    `${env:NAME}` (spec/resolved.public_dict), secrets scrubbed."""
+    from rcstudio.spec.resolved import public_dict
 
-        data = public_dict(spec)  # environment-sourced values stay `${env:NAME}`
-    elif hasattr(spec, "model_dump"):
-        data = spec.model_dump(mode="json")
-    elif isinstance(spec, dict):
-        data = dict(spec)
-    else:
-        data = dict(vars(spec))
-    return scrub(data)
+    data: dict[str, Any] = scrub(public_dict(spec))
+    return data
 
 
-def _get(section: Any, name: str, default: Any = None) -> Any:
-    """A field of a spec or spec section, whether it is a pydantic model, a dict or None."""
-    if section is None:
-        return default
-    if isinstance(section, dict):
-        return section.get(name, default)
-    return getattr(section, name, default)
-
-
-def tracking_settings(spec: Any) -> dict[str, Any]:
-    """mode/entity/project/group of a spec, with the defaults the contract names."""
-    tracking = _get(spec, "tracking")
-    experiment = _get(spec, "experiment")
-    mode = str(_get(tracking, "mode", "offline") or "offline")
-    group = _get(tracking, "group", "") or _get(experiment, "name", "") or None
+def tracking_settings(spec: Spec) -> dict[str, Any]:
+    """mode/entity/project/group of a run (defaults live in the spec model, TrackingSection)."""
+    tracking = spec.tracking
     return {
-        "mode": mode,
-        "entity": _get(tracking, "entity", "") or None,
-        "project": _get(tracking, "project", "rcstudio") or "rcstudio",
-        "group": group,
+        "mode": tracking.mode,
+        "entity": tracking.entity or None,
+        "project": tracking.project,
+        "group": tracking.group or spec.experiment.name,
     }
 
 
-def wandb_link(spec: Any, run_dir: str | Path, run_id: str) -> dict[str, Any]:
+def wandb_link(spec: Spec, run_dir: str | Path, run_id: str) -> dict[str, Any]:
     """The `RunRecord.wandb` dict a registry row stores for a run (mode, entity, project, id, group, dir)."""
     settings = tracking_settings(spec)
     return {
@@ -110,20 +93,21 @@ class NoopRun:
 
 
 def init_run(
-    spec: Any,
+    spec: Spec,
     run_dir: str | Path,
     run_id: str,
     job_type: str,
     name: str | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Any:
     """Start the wandb run of a job: files under `run_dir/wandb/`, id `run_id`, config = the spec.
 
     The reward server of run X calls this with `run_id = X + "-rm"`; both share the group, which
-    is how the dashboard shows them together. Secrets never reach the config (scrubbed), and the
-    API key, when online, is read by wandb itself from WANDB_API_KEY.
+    is how the dashboard shows them together. `config` (default: the spec) is scrubbed: secrets
+    never reach it, and the API key, when online, is read by wandb itself from WANDB_API_KEY.
     """
     settings = tracking_settings(spec)
-    config = spec_config(spec)
+    config = spec_config(spec) if config is None else scrub(config)
     if settings["mode"] == "disabled":
         return NoopRun(run_id, name, config)
     import wandb

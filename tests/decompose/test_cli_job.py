@@ -12,7 +12,7 @@ import pytest
 
 from rcstudio.cli import main
 from rcstudio.errors import UserError
-from rcstudio.rationale.decompose import run_decompose_job
+from rcstudio.engines.decompose_job import run_decompose_job
 from rcstudio.rationale.decompose.store import rejected_path
 
 

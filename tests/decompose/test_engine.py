@@ -15,7 +15,7 @@ from rcstudio.rationale.decompose.engine import _make_client, load_items
 from rcstudio.rationale.decompose.prompt import render_decompose_messages
 from rcstudio.rationale.decompose.sources import annotations_for
 from rcstudio.rationale.decompose.store import rejected_path
-from rcstudio.rationale.llm import LLMConfig
+from rcstudio.clients.llm import LLMConfig
 
 
 def cfg(stub, **kw) -> LLMConfig:

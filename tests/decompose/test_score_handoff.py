@@ -8,7 +8,7 @@ import pytest
 
 from rcstudio.rationale.data import load_pairs
 from rcstudio.rationale.decompose import decompose_file
-from rcstudio.rationale.llm import LLMConfig
+from rcstudio.clients.llm import LLMConfig
 
 
 def _as_judge(item: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rcstudio.engines.dispatch import resolve_source
+from rcstudio.paths import resolve_source
 
 QUICKSTART = "pkg://rcstudio/data/quickstart/pairs.jsonl"
 

@@ -120,7 +120,7 @@ def _prime_tiny_judge(out_dir: Path, items, rows) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rcstudio.engines.tiny_model import build_tiny_model
+    from rcstudio.tiny_model import build_tiny_model
 
     def target(item):
         verdict = "A>B" if item.preference < 0 else "B>A"
@@ -223,7 +223,7 @@ def test_slurm_warning_signal_asks_for_a_checkpoint_and_a_stop():
 
 
 def test_tiny_model_strings_are_checked():
-    from rcstudio.engines.tiny_model import TinyModelSpec, is_tiny, parse_tiny
+    from rcstudio.tiny_model import TinyModelSpec, is_tiny, parse_tiny
 
     assert is_tiny("tiny://random") and not is_tiny("Qwen/Qwen3-0.6B")
     assert parse_tiny("tiny://random?layers=3&prime=5") == TinyModelSpec(layers=3, prime=5)

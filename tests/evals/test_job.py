@@ -144,7 +144,7 @@ def test_benchmark_names_resolve_in_the_data_dir(tmp_path, shared_dir, eval_spec
 
 @pytest.mark.slow
 def test_live_hs3_atomic_both_orders(tmp_path, eval_spec, offline_summary):
-    from rcstudio.engines.dispatch import resolve_source
+    from rcstudio.paths import resolve_source
 
     pairs = resolve_source("pkg://rcstudio/data/quickstart/pairs.jsonl")
     with OpenAIStub(_reply) as stub:

@@ -10,7 +10,7 @@ from rcstudio.evals import judgebench as jb
 from rcstudio.evals import tasks as T
 from rcstudio.evals.prompts import PAIRWISE_VERSION
 from rcstudio.evals.runner import EndpointBackend, JudgeRunner, JudgeTask, LocalHFBackend, summarize
-from rcstudio.rationale.llm import LLMConfig, ResponseCache
+from rcstudio.clients.llm import LLMConfig, ResponseCache
 from rcstudio.testing.openai_stub import OpenAIStub
 
 

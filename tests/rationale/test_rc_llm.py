@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rcstudio.rationale.llm import LLMClient, LLMConfig, LLMError, ResponseCache, cache_key, run_sync
+from rcstudio.clients.llm import LLMClient, LLMConfig, LLMError, ResponseCache, cache_key, run_sync
 from rcstudio.testing.openai_stub import OpenAIStub
 
 

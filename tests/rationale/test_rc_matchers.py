@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rcstudio.errors import UserError
-from rcstudio.rationale.llm import ResponseCache
+from rcstudio.clients.llm import ResponseCache
 from rcstudio.rationale.matchers import MatchError, MatchRequest, make_matcher
 from rcstudio.rationale.matchers.embedding import levels_from_cosine, normalize_naming
 from rcstudio.rationale.matchers.llm import parse_match_reply, render_match_messages

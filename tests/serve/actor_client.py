@@ -34,7 +34,7 @@ def main() -> int:
         rows[row["prompt_sha"]] = row
     import hashlib
 
-    prompts = [json.loads(l)["text"] for l in (run_dir / "data" / "train_prompts.jsonl").read_text().splitlines()]
+    prompts = [json.loads(line)["text"] for line in (run_dir / "data" / "train_prompts.jsonl").read_text().splitlines()]
     seqs, kinds = [], []
     for text in prompts:
         row = rows[hashlib.sha256(text.encode()).hexdigest()]

@@ -104,7 +104,7 @@ mode = "offline"
     script = compiled.plan.script
     text = script.read_text()
     # The local cluster has no GPUs (no GRES): drop the GPU request the real cluster needs.
-    script.write_text("\n".join(l for l in text.splitlines() if not l.startswith("#SBATCH --gpus-per-node")) + "\n")
+    script.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("#SBATCH --gpus-per-node")) + "\n")
     res = subprocess.run(["sbatch", "--parsable", "--wait", str(script)], capture_output=True, text=True,
                          timeout=600, cwd=compiled.run_dir)
     logs = "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted((compiled.run_dir / "logs").glob("*")))

@@ -11,6 +11,7 @@ import pytest
 
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.tracking.synthetic import curves, write_run
+from rcstudio.spec.models import Spec
 from rcstudio.tracking.wandb_log import wandb_link
 
 
@@ -48,7 +49,7 @@ def test_compare_paths_png_csv_json(sweep, tmp_path):
 
 def test_compare_registry_ids(sweep, tmp_path):
     reg = Registry()
-    spec = {"experiment": {"name": "cmp"}, "tracking": {"mode": "offline"}}
+    spec = Spec.model_validate({"experiment": {"name": "cmp", "kind": "eval"}, "tracking": {"mode": "offline"}})
     reg.add_runs([
         RunRecord(run_id=f"cmp-a{a:g}", name=f"cmp-alpha{a:g}", experiment="cmp", kind="genrm-train", engine="trl",
                   executor="local", state="COMPLETED", created_at=1.0 + a, updated_at=1.0, started_at=1.0,

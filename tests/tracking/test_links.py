@@ -7,13 +7,16 @@ from types import SimpleNamespace
 from rcstudio.tracking.links import Linker, wandb_url
 from rcstudio.tracking.offline import wait_finished
 from rcstudio.tracking.synthetic import write_run
+from rcstudio.spec.models import Spec
 from rcstudio.tracking.wandb_log import init_run, wandb_link
 
-SPEC = {"experiment": {"name": "lk"}, "tracking": {"mode": "offline", "project": "rcstudio"}}
+SPEC_DATA = {"experiment": {"name": "lk", "kind": "eval"}, "tracking": {"mode": "offline", "project": "rcstudio"}}
+SPEC = Spec.model_validate(SPEC_DATA)
 
 
 def record(run_dir, run_id, mode="offline"):
-    link = wandb_link(dict(SPEC, tracking={"mode": mode, "project": "rcstudio", "entity": "lab"}), run_dir, run_id)
+    link = wandb_link(Spec.model_validate(dict(SPEC_DATA, tracking={"mode": mode, "project": "rcstudio", "entity": "lab"})),
+                      run_dir, run_id)
     return SimpleNamespace(run_id=run_id, run_dir=str(run_dir), wandb=link, finished=True)
 
 

@@ -15,13 +15,15 @@ from rcstudio.errors import UserError
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.offline import OfflineSource, find_wandb_files, read_run, wait_finished
 from rcstudio.tracking.source import downsample, group_runs
+from rcstudio.spec.models import Spec
 from rcstudio.tracking.wandb_log import NoopRun, init_run, wandb_link
 
-SPEC = {
+SPEC_DATA = {
     "experiment": {"name": "contract", "kind": "genrm-train"},
     "reward": {"form": "additive", "alpha": 0.8, "matcher": {"kind": "llm", "api_key_env": "OPENAI_API_KEY"}},
     "tracking": {"mode": "offline", "project": "proj", "group": ""},
 }
+SPEC = Spec.model_validate(SPEC_DATA)
 STEPS = 300
 
 
@@ -57,8 +59,8 @@ def test_reads_back_config_summary_history_state(written):
     assert run.state == "finished" and run.exit_code == 0
     assert run.start_time is not None
     assert fmt.version_supported(run.producer)
-    assert run.config["reward"] == SPEC["reward"]
-    assert run.config["experiment"] == SPEC["experiment"]
+    assert run.config["reward"] == SPEC.model_dump(mode="json")["reward"]
+    assert run.config["experiment"] == SPEC.model_dump(mode="json")["experiment"]
     assert run.keys() == ["nested.a", "nested.b", "reward/rationale", "reward/total"]
     hist = run.history(["reward/total", "reward/rationale", "nested.a", "missing"])
     np.testing.assert_array_equal(hist["reward/total"].steps, np.arange(STEPS))
@@ -155,8 +157,8 @@ def test_truncated_tail_is_resumed(written, tmp_path):
 
 def test_multi_chunk_records_are_joined(tmp_path):
     """A config bigger than a 32 KiB block spans FIRST/MIDDLE/LAST chunks."""
-    big = dict(SPEC, blob={"text": "x" * 80_000})
-    run = init_run(big, tmp_path, "big-1", "train")
+    big = dict(SPEC_DATA, blob={"text": "x" * 80_000})
+    run = init_run(SPEC, tmp_path, "big-1", "train", config=big)
     run.log({"reward/total": 1.0})
     run.finish()
     loaded = wait_finished(tmp_path, "big-1")
@@ -200,7 +202,7 @@ def test_downsample_keeps_extremes():
 
 
 def test_disabled_mode_is_a_noop(tmp_path):
-    spec = dict(SPEC, tracking={"mode": "disabled"})
+    spec = Spec.model_validate(dict(SPEC_DATA, tracking={"mode": "disabled"}))
     run = init_run(spec, tmp_path / "r", "x-1", "train")
     assert isinstance(run, NoopRun)
     run.log({"a": 1})
@@ -211,15 +213,15 @@ def test_disabled_mode_is_a_noop(tmp_path):
 
 def test_link_and_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-supersecret")
-    spec = dict(SPEC, judge={"api_key_env": "OPENAI_API_KEY", "token": "sk-leak"})
-    run = init_run(spec, tmp_path, "sec-1", "train")
+    config = dict(SPEC_DATA, judge={"api_key_env": "OPENAI_API_KEY", "token": "sk-leak"})
+    run = init_run(SPEC, tmp_path, "sec-1", "train", config=config)
     run.finish()
     wait_finished(tmp_path, "sec-1")
     (path,) = find_wandb_files(tmp_path)
     raw = path.read_bytes()
     assert b"sk-supersecret" not in raw and b"sk-leak" not in raw
     assert read_run(path).config["judge"] == {"api_key_env": "OPENAI_API_KEY", "token": "<redacted>"}
-    link = wandb_link(spec, tmp_path, "sec-1")
+    link = wandb_link(SPEC, tmp_path, "sec-1")
     assert link == {"mode": "offline", "entity": "", "project": "proj", "id": "sec-1", "group": "contract",
                     "dir": str(tmp_path / "wandb")}
 

@@ -8,6 +8,7 @@ import pytest
 
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.tracking.synthetic import write_run
+from rcstudio.spec.models import Spec
 from rcstudio.tracking.wandb_log import wandb_link
 
 T0 = 1_790_000_000.0  # fixed clock for deterministic screens
@@ -41,7 +42,8 @@ def make_records(root: Path, extra: int = 0) -> list[RunRecord]:
         run_id = f"genrm-additive-{i:08x}"
         run_dir = root / "genrm-additive" / run_id
         state = STATES[i]
-        spec = {"experiment": {"name": "genrm-additive"}, "tracking": {"mode": "offline", "project": "rcstudio"}}
+        spec = Spec.model_validate({"experiment": {"name": "genrm-additive", "kind": "eval"},
+                                    "tracking": {"mode": "offline", "project": "rcstudio"}})
         records.append(
             RunRecord(
                 run_id=run_id, name=f"genrm-additive-alpha{alpha:g}", experiment="genrm-additive",

@@ -22,8 +22,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rcstudio.compile import hydra_values as hv
-from rcstudio.compile.plan import rcstudio_shell
+from rcstudio.engines import hydra_values as hv
+from rcstudio.engines.plan import rcstudio_shell
 from rcstudio.engines.nemo_aligner import batching as nb
 from rcstudio.engines.nemo_aligner import families
 from rcstudio.engines.nemo_aligner import reward_link
@@ -72,7 +72,7 @@ def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserE
 
 def settings(spec: Spec) -> Settings:
     """The spec's `[rl.nemo_aligner]` table."""
-    return spec.rl.nemo_aligner  # type: ignore[attr-defined,no-any-return]
+    return spec.rl.nemo_aligner  # type: ignore[attr-defined]
 
 
 # -- overrides -------------------------------------------------------------------------------------
@@ -223,10 +223,9 @@ def check(run: RunSpec) -> None:
                      f"the reward server's worst case ({reward_link.request_timeout_s(spec):.0f} s) exceeds the "
                      f"{reward_link.CLIENT_INFERENCE_TIMEOUT_S} s NeMo-Aligner v0.7.0's client waits for an answer",
                      "lower reward.matcher.timeout_s or max_retries, or raise reward.matcher.concurrency")
-    parser = _override_parser() if na.overrides else None
     for i, text in enumerate(na.overrides):
         try:
-            parser.parse_override(text)
+            _override_parser().parse_override(text)
         except Exception as exc:  # hydra raises OverrideParseException
             raise _error(spec, "rl.nemo_aligner.overrides", f"entry {i} ({text!r}) is not a Hydra override: "
                          f"{str(exc).splitlines()[0]}", "write key=value, ++key=value or ~key") from None

@@ -15,7 +15,7 @@ from rcstudio.engines.nemo_aligner.settings import Settings
 from rcstudio.spec.models import SpecConflict
 
 if TYPE_CHECKING:
-    from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.engines.plan import LaunchPlan
     from rcstudio.spec.models import Spec
     from rcstudio.spec.sweep import RunSpec
 
@@ -109,7 +109,7 @@ class Engine(base.Engine[Settings]):
         return out
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
-        from rcstudio.compile.plan import LaunchPlan, cluster_fields
+        from rcstudio.engines.plan import LaunchPlan, cluster_fields
         from rcstudio.engines.nemo_aligner import compile as na
 
         na.check(run)

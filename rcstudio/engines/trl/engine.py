@@ -10,7 +10,7 @@ from rcstudio.engines import base
 from rcstudio.engines.trl.settings import Settings
 
 if TYPE_CHECKING:
-    from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.engines.plan import LaunchPlan
     from rcstudio.spec.models import Spec
     from rcstudio.spec.sweep import RunSpec
 
@@ -38,6 +38,6 @@ class Engine(base.Engine[Settings]):
                 for r in rows]
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
-        from rcstudio.compile.plan import command_plan
+        from rcstudio.engines.plan import command_plan
 
         return {}, command_plan(run, run_dir, nodes=1)  # single node: TRL has no multi-node launcher here

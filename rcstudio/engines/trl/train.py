@@ -21,17 +21,21 @@ same run dir resumes from the last one (that is how a requeued Slurm job continu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio._quiet import stdout_to_stderr
 from rcstudio.engines.prepare import TrainingPrompt, training_prompts
 from rcstudio.errors import JobFailed, UserError
+
+if TYPE_CHECKING:
+    from rcstudio.spec.models import RLShared, Spec
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ def dataset_rows(prompts: Iterable[TrainingPrompt]) -> list[dict[str, Any]]:
              "swapped": p.swapped, "item_id": p.id} for p in prompts]
 
 
-def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
+def batch_layout(rl: RLShared, world_size: int = 1) -> dict[str, int]:
     """Per-device batch, gradient accumulation and generation batch from the spec's RL batch sizes."""
     completions_per_update = rl.mini_batch_size * rl.rollouts_per_prompt
     per_device = rl.micro_batch_size
@@ -63,7 +67,7 @@ def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
     }
 
 
-def grpo_kwargs(spec: Any, output_dir: Path, world_size: int = 1, cuda: bool = False, bf16: bool = False) -> dict[str, Any]:
+def grpo_kwargs(spec: Spec, output_dir: Path, world_size: int = 1, cuda: bool = False, bf16: bool = False) -> dict[str, Any]:
     """`GRPOConfig(**kwargs)` for a spec (pure: tested without building a trainer)."""
     rl = spec.rl
     layout = batch_layout(rl, world_size)
@@ -132,9 +136,9 @@ def priming_examples(items: list[Any], rows: list[dict[str, Any]]) -> list[tuple
     return out
 
 
-def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
+def resolve_model(spec: Spec, rows: list[dict[str, Any]], run_dir: Path, items: list[Any] = ()) -> str:
     """A path or hub id for the judge; `tiny://` models are built into `run_dir/model/`."""
-    from rcstudio.engines.tiny_model import build_tiny_model, is_tiny
+    from rcstudio.tiny_model import build_tiny_model, is_tiny
 
     model = spec.judge.model
     if is_tiny(model):
@@ -143,10 +147,10 @@ def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: l
     return model
 
 
-def load_tokenizer(spec: Any, model: str) -> Any:
+def load_tokenizer(spec: Spec, model: str) -> Any:
     from transformers import AutoTokenizer
 
-    from rcstudio.engines.tiny_model import is_tiny
+    from rcstudio.tiny_model import is_tiny
 
     name = model if is_tiny(spec.judge.model) else (spec.judge.tokenizer or model)
     try:
@@ -229,7 +233,7 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
     return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
 
 
-def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
+def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     """Train the judge with GRPO on the hybrid reward; returns (and writes) `results/train_summary.json`."""
     import torch
     from datasets import Dataset
@@ -240,7 +244,6 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
     from rcstudio.engines.grpo_reward import HybridReward
-    from rcstudio.evals.records import write_json
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
@@ -320,7 +323,9 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
         if callable(close):
             close()
     if rank == 0:
-        write_json(run_dir / "results" / "train_summary.json", summary)
+        out = run_dir / "results" / "train_summary.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "

@@ -105,7 +105,7 @@ def _build(run_dir: Path, workers: int, router: str | None) -> _State:
     per_worker = max(1, -(-spec.reward.matcher.concurrency // workers))
     batcher, stats = None, None
     if spec.experiment.kind == "policy-rlhf":
-        from rcstudio.rationale.llm import LLMClient, LLMConfig
+        from rcstudio.clients.llm import LLMClient, LLMConfig
         from rcstudio.serve.policy import PolicyScorer
 
         endpoint = spec.judge.endpoint or os.environ.get(JUDGE_ENDPOINT_ENV, "") or (

@@ -1,7 +1,7 @@
 """The decomposition engine: pairs in, checklist file out, through any OpenAI-compatible endpoint.
 
 Concurrency, retries, the persistent reply cache and the validate/re-ask loop come from
-`rcstudio.rationale.llm`; this module adds the per-pair bookkeeping: resume from the output files,
+`rcstudio.clients.llm`; this module adds the per-pair bookkeeping: resume from the output files,
 incremental writes, the bounds filter, the progress bar and the summary.
 """
 
@@ -19,7 +19,7 @@ from rcstudio.rationale.decompose.outcome import NO_REASONING, Bounds, PairOutco
 from rcstudio.rationale.decompose.prompt import PROMPT_VERSION, Annotation, render_decompose_messages
 from rcstudio.rationale.decompose.reply import Decomposition, parse_reply
 from rcstudio.rationale.decompose.sources import annotations_for
-from rcstudio.rationale.llm import run_sync
+from rcstudio.clients.llm import run_sync
 from rcstudio.rationale.schema import PairItem
 
 
@@ -29,7 +29,7 @@ def _client_counts(client: Any) -> dict[str, int]:
 
 
 def _make_client(llm_cfg: Any):
-    from rcstudio.rationale.llm import LLMClient, ResponseCache
+    from rcstudio.clients.llm import LLMClient, ResponseCache
 
     return LLMClient(llm_cfg, cache=ResponseCache())  # the shared reply cache under RCSTUDIO_HOME
 

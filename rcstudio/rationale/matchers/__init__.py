@@ -32,7 +32,7 @@ def make_matcher(cfg: Any, cache: Any = "default", progress: bool = False) -> Ba
 
     kind = section_get(cfg, "kind", "llm")
     if kind == "llm":
-        from rcstudio.rationale.llm import LLMConfig, ResponseCache
+        from rcstudio.clients.llm import LLMConfig, ResponseCache
         from rcstudio.rationale.matchers.llm import LLMMatcher
 
         if not section_get(cfg, "endpoint", ""):

@@ -75,12 +75,12 @@ class BaseMatcher:
             await self.aclose()  # the event loop of a sync call ends here: close its connections
 
     def match(self, requests: Sequence[MatchRequest]) -> list[np.ndarray]:
-        from rcstudio.rationale.llm import run_sync
+        from rcstudio.clients.llm import run_sync
 
         return run_sync(lambda: self._then_release(self.amatch(requests)))
 
     def match_partial(self, requests: Sequence[MatchRequest]) -> list[np.ndarray | Exception]:
-        from rcstudio.rationale.llm import run_sync
+        from rcstudio.clients.llm import run_sync
 
         return run_sync(lambda: self._then_release(self.amatch_partial(requests)))
 

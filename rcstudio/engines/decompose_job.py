@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcstudio.errors import UserError
 from rcstudio.rationale.decompose.outcome import Bounds, Summary
+
+if TYPE_CHECKING:
+    from rcstudio.clients.llm import LLMConfig
+    from rcstudio.spec.models import Spec
 
 DEFAULT_OUTPUT = "data/checklists.jsonl"
 MAX_TOKENS = 2048
 
 
-def llm_config_from_spec(spec: Any):
+def llm_config_from_spec(spec: Spec) -> LLMConfig:
     """LLMConfig for decomposition, from `[reward.matcher]` (the only LLM section of a spec)."""
-    from rcstudio.rationale.llm import LLMConfig
+    from rcstudio.clients.llm import LLMConfig
 
     matcher = spec.reward.matcher
     if not matcher.endpoint:
@@ -43,7 +47,7 @@ def llm_config_from_spec(spec: Any):
     )
 
 
-def resolve_paths(run_dir: Path, spec: Any) -> tuple[Path, Path]:
+def resolve_paths(run_dir: Path, spec: Spec) -> tuple[Path, Path]:
     """Input and output of the job; a relative output lands in the run dir."""
     dec = spec.decompose
     if not dec.input:
@@ -55,7 +59,7 @@ def resolve_paths(run_dir: Path, spec: Any) -> tuple[Path, Path]:
     return src, out
 
 
-def _log_wandb(run_dir: Path, spec: Any, summary: Summary) -> None:
+def _log_wandb(run_dir: Path, spec: Spec, summary: Summary) -> None:
     """Counts and the items-per-pair histogram as a W&B run (mode from [tracking]; id = run dir name)."""
     from rcstudio.tracking.wandb_log import init_run
 
@@ -72,7 +76,7 @@ def _log_wandb(run_dir: Path, spec: Any, summary: Summary) -> None:
         run.finish()
 
 
-def run_decompose_job(run_dir: Path, spec: Any, *, client: Any = None, progress: bool = True) -> dict[str, Any]:
+def run_decompose_job(run_dir: Path, spec: Spec, *, client: Any = None, progress: bool = True) -> dict[str, Any]:
     """Run the decomposition of a compiled `kind = "data"` run.
 
     Writes `results/decompose_summary.json` (returned) and `results/decompose_items_hist.png`, and

@@ -19,7 +19,6 @@ when the first request opens the connection, and never logged or stored.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import os
@@ -64,9 +63,9 @@ class LLMConfig:
     @classmethod
     def from_section(cls, section: Any, **overrides: Any) -> LLMConfig:
         """From a spec section carrying endpoint/model/api_key_env/... (e.g. `reward.matcher`, `judge`)."""
-        from rcstudio.rationale.matchers.base import section_get
+        def get(key: str, default: Any = None) -> Any:  # a pydantic section, a dataclass or a dict
+            return section.get(key, default) if isinstance(section, dict) else getattr(section, key, default)
 
-        get = functools.partial(section_get, section)
         kwargs: dict[str, Any] = {
             "base_url": get("endpoint", None) or get("base_url", "") or "",
             "model": get("model", ""),
