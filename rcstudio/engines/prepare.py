@@ -181,16 +181,6 @@ def drop_long(prompts: list[Prompt], count: Callable[[str], int], limit: int) ->
     return kept, len(prompts) - len(kept)
 
 
-def actor_overrides(spec: Any, train_prompts: int, val_prompts: int) -> list[str]:
-    """The run-time overrides (engines/nemo_aligner/batching.py has the derivations)."""
-    from rcstudio.engines.nemo_aligner import batching as nb
-
-    steps = nb.optimizer_steps(spec, train_prompts)
-    sched = nb.sched_values(spec, steps)
-    return [f"++model.optim.sched.max_steps={sched['max_steps']}",
-            f"model.reinforce.num_val_samples={nb.val_samples(spec, val_prompts)}"]
-
-
 def actor_tokenizer_name(spec: Any) -> str:
     """The tokenizer of the model the actor generates with (its prompts are cut by it)."""
     if spec.experiment.kind == "policy-rlhf":
@@ -285,7 +275,8 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
+def prepare_data(run_dir: Path, spec: Spec, *,
+                 actor_overrides: Callable[[Spec, int, int], list[str]] | None = None) -> dict[str, Any]:
     """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
@@ -315,14 +306,10 @@ def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
     if len(train) < spec.rl.global_batch_size:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
-    nemo = spec.rl.engine == "nemo-aligner"  # the only engine that reads actor_overrides.txt
-    overrides = actor_overrides(spec, len(train), len(val)) if nemo else []
+    # an engine whose actor reads run-time overrides (NeMo-Aligner: engines/nemo_aligner/prep.py) passes
+    # the function that derives them from the prompt counts; it raises JobFailed for unusable counts
+    overrides = actor_overrides(spec, len(train), len(val)) if actor_overrides else []
     warnings: list[str] = []
-    if nemo and overrides[-1].endswith("=0") and not spec.rl.nemo_aligner.actor_command:
-        raise JobFailed(
-            f"{len(val)} validation prompts (after dropping {long_val} over rl.max_prompt_tokens) are fewer "
-            "than one validation rollout batch (rollout_micro_batch_size x data-parallel size): NeMo-Aligner "
-            "v0.7.0 would fail with IndexError at its first validation; raise data.val_items")
     # `split` lets the reward server log validation rollouts apart from the training steps
     rows = {p.row["prompt_sha"]: {**p.row, "split": split} for split, ps in (("train", train), ("val", val))
             for p in ps}
@@ -338,7 +325,7 @@ def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
         "chat_format": spec.judge.chat_format,
         "warnings": warnings,
     }
-    if nemo:
+    if actor_overrides:
         (data_dir / ACTOR_OVERRIDES_FILE).write_text("".join(o + "\n" for o in overrides), encoding="utf-8")
     (run_dir / "results").mkdir(exist_ok=True)
     (run_dir / "results" / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -479,13 +479,6 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
     if rl.lr_schedule == "cosine" and rl.min_lr >= rl.lr:
         out.append(SpecConflict("rl.min_lr", f"the cosine floor ({rl.min_lr}) must be below rl.lr ({rl.lr})",
                                 'lower rl.min_lr, or set rl.lr_schedule = "constant"'))
-    # NeMo-Aligner keeps the best checkpoint by val_rewards (exp_manager checkpoint_callback_params)
-    both = sorted(set(spec.data.train) & set(spec.data.eval)) if rl.engine == "nemo-aligner" else []
-    if both:
-        out.append(SpecConflict(
-            "data.eval", f"{both[0]!r} is both a training source and an evaluation split: validation "
-            "(a held-out slice of data.train) and checkpoint selection would see evaluation items",
-            "evaluate on a split you do not train on; validation comes from data.val_items of data.train"))
     if not out:  # the engine's own checks assume the shared ones hold
         out.extend(engine.check(spec))
     return out

@@ -18,7 +18,7 @@ import pytest
 
 from rcstudio.compile import compile_run
 from rcstudio.engines.nemo_aligner.compile import REWARD_IP_KEY
-from rcstudio.engines.prepare import actor_overrides
+from rcstudio.engines.nemo_aligner.prep import actor_overrides
 from rcstudio.spec import expand, load_spec
 
 from rcs_compile_helpers import hydra_compose

@@ -35,7 +35,11 @@ class Engine(base.Engine[Settings]):
     settings = Settings
     kinds: ClassVar[frozenset[str]] = frozenset({"genrm-train", "policy-rlhf"})
     target = f"nemo-aligner {NEMO_ALIGNER_VERSION} (gpt_reinforce_actor)"
-    default_step = None  # the hetjob runs the actor itself; rcstudio's step in it is the shared `prepare`
+    default_step = None  # the hetjob runs the actor itself; rcstudio's step in it is `prepare`
+    # the shared prep plus the actor's run-time overrides (data/actor_overrides.txt)
+    steps: ClassVar[dict[str, base.JobStep]] = {
+        "prepare": base.JobStep("prepare", "rcstudio.engines.nemo_aligner.prep", "prepare_actor_data"),
+    }
     # The reward server logs the shared names itself; the actor logs its own: v0.7.0
     # nemo_aligner/algorithms/reinforce.py logs compute_rollout_metrics()["rewards"] (mean reward of the
     # rollout batch) with prefix "train_rollouts/".
@@ -45,6 +49,13 @@ class Engine(base.Engine[Settings]):
         """GPU and batch divisibility NeMo-Aligner asserts at run time (algorithms/reinforce.py)."""
         out: list[SpecConflict] = []
         rl, cluster, na = spec.rl, spec.cluster, self.settings_of(spec)
+        # v0.7.0 keeps the best checkpoint by val_rewards (exp_manager checkpoint_callback_params)
+        both = sorted(set(spec.data.train) & set(spec.data.eval))
+        if both:
+            out.append(SpecConflict(
+                "data.eval", f"{both[0]!r} is both a training source and an evaluation split: validation "
+                "(a held-out slice of data.train) and checkpoint selection would see evaluation items",
+                "evaluate on a split you do not train on; validation comes from data.val_items of data.train"))
         gpus = cluster.gpus_per_node * cluster.nodes
         mp = na.tensor_parallel * na.pipeline_parallel
         if gpus == 0:
