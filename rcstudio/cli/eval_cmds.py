@@ -21,7 +21,7 @@ eval_app = typer.Typer(
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
-    from rich.console import Console
+    from rcstudio.cli.common import console as make_console
     from rich.table import Table
 
     table = Table(title=title)
@@ -32,7 +32,7 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
             table.add_column(c, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in r])
-    Console().print(table)
+    make_console().print(table)
 
 
 @eval_app.command("judgebench")

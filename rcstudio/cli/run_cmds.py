@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from rcstudio.cli.common import SET_HELP, echo_json
+from rcstudio.cli.common import RUN_HELP, RUNS_HELP, SET_HELP, echo_json
 from rcstudio.errors import JobFailed, UserError
 
 EXECUTORS = ("auto", "local", "slurm")
@@ -53,13 +53,15 @@ def _runs_table(records, title: str | None = None):
 
 
 def _console():
-    from rich.console import Console
+    from rcstudio.cli.common import console as make_console
 
-    return Console()
+    return make_console()
 
 
 def _wait(records, as_json: bool):
-    """Block until every run ends, with a live progress display (none with --json)."""
+    """Block until every run ends, with a live progress display (none with --json): one bar for
+    the runs finished and one per run (its step / total from `logs/progress.json`, the file jobs
+    write through rcstudio.tracking.progress; the first SHOWN runs)."""
     from rcstudio.launch import Poller
 
     poller = Poller()
@@ -68,9 +70,13 @@ def _wait(records, as_json: bool):
         return poller.wait(ids, interval=1.0)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rcstudio.tracking.progress import read_progress
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[states]}"), TimeElapsedColumn(), console=_console()) as progress:
+                  TextColumn("{task.fields[states]}", markup=False), TimeElapsedColumn(),
+                  console=_console()) as progress:
         task = progress.add_task("runs finished", total=len(ids), states="")
+        per_run: dict[str, int] = {}
 
         def update(runs):
             counts: dict[str, int] = {}
@@ -78,6 +84,19 @@ def _wait(records, as_json: bool):
                 counts[r.state] = counts.get(r.state, 0) + 1
             progress.update(task, completed=sum(r.finished for r in runs),
                             states=" ".join(f"{k.lower()}={v}" for k, v in sorted(counts.items())))
+            for r in runs[:SHOWN]:
+                state = read_progress(r.run_dir)
+                if state is None and r.run_id not in per_run:
+                    continue
+                if r.run_id not in per_run:
+                    per_run[r.run_id] = progress.add_task(f"  {r.name}", total=None, states="")
+                info = r.state.lower()
+                if state is not None:
+                    info = f"{info}  {state.line()}"
+                    progress.update(per_run[r.run_id], total=state.total or None, completed=state.step)
+                    if r.state == "COMPLETED" and state.total:
+                        progress.update(per_run[r.run_id], completed=state.total)
+                progress.update(per_run[r.run_id], states=info)
 
         return poller.wait(ids, interval=1.0, on_update=update)
 
@@ -180,7 +199,7 @@ def ls(
 
 
 def status(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or a unique run name."),
+    run: str = typer.Argument(..., help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Show one run: state, job, times, paths, W&B reference."""
@@ -218,23 +237,38 @@ def status(
 
 
 def logs(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or a unique run name."),
+    run: str = typer.Argument(..., help=RUN_HELP),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
-    err: bool = typer.Option(False, "--err", help="The command's stderr instead of stdout."),
+    err: bool = typer.Option(False, "--err", help="The error streams (command stderr, scheduler .err) instead."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout: every log file with its text."),
 ) -> None:
-    """Print a run's log (the command's stdout, or stderr with --err)."""
+    """Print a run's output: the job log (logs/run-job.log), the command's stdout and the
+    scheduler's output; --err shows the command's stderr and the scheduler's error file."""
     from rcstudio.launch import Poller, Registry
-    from rcstudio.launch.actions import follow as follow_file
-    from rcstudio.launch.actions import log_path
+    from rcstudio.launch.logs import follow as follow_files
+    from rcstudio.launch.logs import render, run_log_files, select
 
     registry = Registry()
     record = registry.get(run)
-    path = log_path(record, err, registry)
+    files = run_log_files(record, registry)
+    if as_json:
+        echo_json({"run_id": record.run_id, "state": record.state,
+                   "files": [f.to_dict() for f in files]})
+        return
+    chosen = select(files, err)
     if not follow:
-        if not path.exists():
-            raise UserError(f"no log yet at {path}", key="RUN",
-                            hint=f"the run is {record.state}; try again later or use --follow")
-        sys.stdout.write(path.read_text(errors="replace"))
+        text = render(chosen)
+        if not text:
+            other = render(select(files, not err))
+            if other:
+                note = "it wrote only to " + ("its output: drop --err" if err else "its error streams: add --err")
+            else:
+                note = f"the run is {record.state}" + ("" if record.finished else "; --follow waits for it")
+            sys.stderr.write(f"{record.run_id}: no {'error ' if err else ''}output ({note})\n")
+            return
+        sys.stdout.write(text)
+        if record.state == "FAILED" and not err and render(select(files, True)):
+            sys.stderr.write(f"(the run FAILED; `rcstudio logs {record.run_id} --err` shows its error output)\n")
         return
     poller = Poller(registry)
 
@@ -245,13 +279,13 @@ def logs(
             current = registry.get(record.run_id)
         return current.finished
 
-    for chunk in follow_file(path, done):
+    for chunk in follow_files(chosen, done):
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
 
 def cancel(
-    runs: list[str] = typer.Argument(..., help="Run ids (or unique prefixes)."),
+    runs: list[str] = typer.Argument(..., help=RUNS_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Cancel runs (scancel for Slurm; a sweep's other array tasks keep running)."""
@@ -269,7 +303,7 @@ def cancel(
 
 
 def resubmit(
-    run: str = typer.Argument(..., help="Run id (or unique prefix) of a finished run."),
+    run: str = typer.Argument(..., help="A finished run: " + RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Submit a finished run again from its compiled directory (same run id, new job)."""
@@ -285,7 +319,7 @@ def resubmit(
 
 
 def export(
-    run: str = typer.Argument(..., help="Run id (or unique prefix)."),
+    run: str = typer.Argument(..., help=RUN_HELP),
     dest: Path = typer.Argument(..., help="Directory to write (new or empty)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:

@@ -21,10 +21,10 @@ def _fmt(summary: dict) -> tuple[str, str]:
 
 
 def _print_table(payload: dict) -> None:
-    from rich.console import Console
+    from rcstudio.cli.common import console as make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     head = (
         f"judge [bold]{payload['model']}[/]: {payload['items']} items, {payload['valid']} valid, "
         f"{payload['format_errors']} format errors  (matcher {payload['matcher']}, variant {payload['variant']}, "

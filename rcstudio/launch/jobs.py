@@ -160,6 +160,15 @@ def read_state(path: str | Path) -> list[str]:
         return []
 
 
+def start_failure(argv: tuple[str, ...], exc: OSError) -> str:
+    """The line a job writes to its stderr log when its command cannot even start."""
+    path = os.environ.get("PATH", "")
+    if isinstance(exc, FileNotFoundError):
+        return (f"rcstudio job: cannot start {argv[0]!r}: not found on the job's PATH ({path}); "
+                "install rcstudio where the job runs, or add `export PATH=...` to cluster.setup\n")
+    return f"rcstudio job: cannot start {argv[0]!r}: {exc}\n"
+
+
 @dataclass(frozen=True)
 class CommandTask:
     """Runs one argv in a run directory; what submitit pickles and the job executes.
@@ -204,9 +213,15 @@ class CommandTask:
             return 0
         Path(self.stdout).parent.mkdir(parents=True, exist_ok=True)
         with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
-            proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
-                list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
-            )
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
+                    list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
+                )
+            except OSError as exc:  # e.g. `rcstudio` not on the job's PATH: say so where `logs --err` looks
+                err.write(start_failure(self.argv, exc).encode())
+                if self.state_file:
+                    write_state(self.state_file, "FAILED 127")
+                return 127
             running.groups.add(proc.pid)
             if running.stopped:  # a stop arrived while it was starting
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -139,12 +139,15 @@ class Backend:
             return []
         return [str(p.relative_to(root)) for p in sorted(compiled.rglob("*")) if p.is_file()]
 
+    def run_logs(self, record: Any) -> list[Any]:
+        """The run's output files in reading order (`launch.logs.run_log_files`, as `rcstudio logs`)."""
+        from rcstudio.launch.logs import run_log_files
+
+        return run_log_files(record, self.registry)
+
     def log_files(self, record: Any) -> list[Path]:
-        """Logs of a run: submitit's and the run dir's `logs/`, newest last."""
-        root = Path(record.run_dir)
-        found = {p for pattern in ("logs/**/*.out", "logs/**/*.err", "logs/**/*.log", "logs/*")
-                 for p in root.glob(pattern) if p.is_file()}
-        return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+        """Paths of the run's output files that exist, in reading order."""
+        return [f.path for f in self.run_logs(record) if f.path.is_file()]
 
     def jobs(self, record: Any) -> list[tuple[str, str]]:
         """(scheduler id, state) of the run's job and array siblings."""

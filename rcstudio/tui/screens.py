@@ -129,7 +129,8 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._log_pos: dict[Path, int] = {}
+        self._log_tail: Any = None
+        self._log_shown = False
         self.load_details()
         self.load_logs()
         self.load_chart()
@@ -186,25 +187,24 @@ class RunScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def load_logs(self) -> None:
-        """Append what the newest log gained since the last look (tail only on first read)."""
-        files = self.backend.log_files(self.record)
-        if not files:
-            return
-        path = files[-1]
-        pos = self._log_pos.get(path)
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as fh:
-                start = max(0, size - LOG_TAIL_BYTES) if pos is None else pos
-                fh.seek(start)
-                chunk = fh.read()
-        except OSError:
-            return
-        self._log_pos = {path: start + len(chunk)}
-        if chunk:
-            text = chunk.decode("utf-8", "replace")
-            header = f"==> {path.name} <==\n" if pos is None else ""
-            self.app.call_from_thread(self.query_one("#log", Log).write, header + text)
+        """Append what the run's output files gained since the last look (the same files as
+        `rcstudio logs`, errors included; only their tails on the first read)."""
+        if self._log_tail is None:
+            from rcstudio.launch.logs import LogTail
+
+            try:
+                files = self.backend.run_logs(self.record)
+            except Exception as exc:  # noqa: BLE001 - shown in the tab, the screen keeps going
+                self.app.call_from_thread(self.query_one("#log", Log).write, f"(cannot locate logs: {exc})\n")
+                return
+            self._log_tail = LogTail(files, start_tail=LOG_TAIL_BYTES)
+        text = self._log_tail.poll()
+        if text:
+            self.app.call_from_thread(self.query_one("#log", Log).write, text)
+        elif not self._log_shown:
+            self.app.call_from_thread(self.query_one("#log", Log).write,
+                                      f"(no output yet; run {self.record.state})\n")
+        self._log_shown = True
 
     @work(thread=True, exclusive=True, group="chart", exit_on_error=False)
     def load_chart(self) -> None:
