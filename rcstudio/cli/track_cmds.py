@@ -13,11 +13,14 @@ from rcstudio.cli.common import echo_json
 def tui(
     runs_root: Optional[Path] = typer.Option(None, "--runs-root", help="Root of run directories (default: RCSTUDIO_RUNS)."),
     refresh: float = typer.Option(5.0, "--refresh", help="Seconds between refreshes of states and metrics."),
+    screenshots: Optional[Path] = typer.Option(None, "--screenshots",
+                                               help="Folder for `p` screenshots (default: RCSTUDIO_HOME/screenshots)."),
 ) -> None:
     """Open the terminal dashboard: runs, live states, metrics, logs, charts; `?` lists the keys."""
     from rcstudio.tui.app import run_tui
 
-    run_tui(str(runs_root) if runs_root else None, refresh_s=refresh)
+    run_tui(str(runs_root) if runs_root else None, refresh_s=refresh,
+            screenshot_dir=str(screenshots) if screenshots else None)
 
 
 def compare(

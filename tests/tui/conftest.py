@@ -25,7 +25,7 @@ def metric_runs(tmp_path_factory) -> Path:
         (run_dir / "compiled").mkdir(parents=True)
         (run_dir / "logs").mkdir()
         (run_dir / "compiled" / "overrides.txt").write_text(f"++model.alpha={alpha}\n")
-        (run_dir / "logs" / "job.out").write_text("".join(f"step {s} reward {0.1 * s:.2f}\n" for s in range(30)))
+        (run_dir / "logs" / "stdout.log").write_text("".join(f"step {s} reward {0.1 * s:.2f}\n" for s in range(30)))
         (run_dir / "spec.resolved.toml").write_text(
             f'[experiment]\nname = "genrm-additive"\nkind = "genrm-train"\n\n[reward]\nform = "additive"\nalpha = {alpha}\n'
         )
