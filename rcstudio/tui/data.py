@@ -45,7 +45,7 @@ BASE_COLUMNS = (
     Column("name", "Name", 12, 40, 0),
     Column("run_id", "Run id", 10, 30, 2),
     Column("kind", "Kind", 4, 11, 8),
-    Column("engine", "Engine", 3, 12, 10),
+    Column("engine", "Engine", 6, 12, 10),
     Column("point", "Swept", 6, 28, 5),
     Column("executor", "Exec", 4, 6, 9),
     Column("state", "State", 9, 9, 1),

@@ -22,8 +22,8 @@ from rcstudio.tui.widgets import MetricChart, MetricTile, ScatterPlot
 
 RUN_METRICS = ["reward/total", "reward/outcome", "reward/rationale"]
 COMPARE_METRICS = ["reward/outcome", "reward/rationale", "reward/total", "reward/ap", "reward/rc"]
-TILES = (("reward/total", "R total"), ("reward/outcome", "R outcome"), ("reward/rationale", "R rationale"),
-         ("reward/rc", "RC"), ("reward/format_error_rate", "format err"))
+TILES = (("reward/total", "R tot"), ("reward/outcome", "R out"), ("reward/rationale", "R rat"),
+         ("reward/rc", "RC"), ("reward/format_error_rate", "fmt err"))
 SWEEP_METRICS = ["reward/total", "reward/outcome", "reward/rationale", "reward/rc"]
 LOG_TAIL_BYTES = 64 * 1024
 GLOBAL_KEYS = [("p", "Screenshot (SVG under RCSTUDIO_HOME/screenshots)"), ("ctrl+q", "Quit")]

@@ -185,7 +185,25 @@ class MetricChart(PlotextPlot):
                 drawn += 1
         if not drawn:
             plt.title(f"{self.title} ({self.empty_text})")
+        elif self.xlabel == "step":
+            ticks = integer_ticks([float(x) for _, s in self._series for x in s.steps.tolist()])
+            if ticks:
+                plt.xticks(ticks, [str(t) for t in ticks])
         self.refresh()
+
+
+def integer_ticks(xs: list[float], count: int = 5) -> list[int]:
+    """About `count` whole-number ticks over the range of `xs` (steps are counted, never 9.8)."""
+    if not xs:
+        return []
+    lo, hi = int(min(xs)), int(max(xs) + 0.999)
+    if hi <= lo:
+        return [lo]
+    step = max(1, round((hi - lo) / (count - 1)))
+    ticks = list(range(lo, hi + 1, step))
+    if ticks[-1] != hi and hi - ticks[-1] > step / 2:
+        ticks.append(hi)
+    return ticks
 
 
 class MetricTile(Vertical):
