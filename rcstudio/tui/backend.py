@@ -125,6 +125,9 @@ class Backend:
                 except Exception as exc:  # noqa: BLE001 - one bad run must not blank the table
                     error = exc
                     continue
+                if row.record.kind == "eval" and row.record.finished and not any(k.startswith("eval/") for k in latest):
+                    latest.update(self._eval_results(row.record))  # W&B disabled or not synced: the results file
+                    latest["_final"] = True
                 if row.record.finished and latest.get("_wandb_state") not in (None, "running"):
                     latest["_final"] = True
                 self._metric_cache[row.run_id] = latest
@@ -217,6 +220,12 @@ class Backend:
         from rcstudio.tracking.compare import numeric_keys
 
         return numeric_keys(self._summary(record))
+
+    @staticmethod
+    def _eval_results(record: Any) -> dict[str, Any]:
+        from rcstudio.tui.results import eval_metrics
+
+        return eval_metrics(record.run_dir)
 
     def _summary(self, record: Any) -> dict[str, Any]:
         from rcstudio.tui.results import eval_metrics

@@ -247,6 +247,10 @@ def _clip_left(text: str, width: int) -> str:
     return text if len(text) <= width else "~" + text[len(text) - width + 1:]
 
 
+_STATE_SHORT = {"COMPLETED": "done", "RUNNING": "run", "PENDING": "pend", "FAILED": "fail", "CANCELLED": "canc",
+                "TIMEOUT": "tout", "UNKNOWN": "?"}
+
+
 def _order(value: Any) -> tuple[int, Any]:
     """Numbers before text, each in its natural order."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -267,8 +271,11 @@ class GroupHeader:
         return f"experiment:{self.experiment}"
 
     def text(self) -> str:
-        states = ", ".join(f"{n} {s.lower()}" for s, n in self.states)
-        return f"▾ {self.experiment}  {self.count} run{'s' if self.count != 1 else ''}: {states}"
+        return f"▾ {self.experiment} ({self.count})"
+
+    def states_text(self) -> str:
+        """`done 1 run 1 fail 1`: how the experiment's runs stand, short enough for a column."""
+        return " ".join(f"{_STATE_SHORT.get(s, s.lower())} {n}" for s, n in self.states)
 
 
 def group_by_experiment(rows: list[RunRow]) -> list[RunRow | GroupHeader]:

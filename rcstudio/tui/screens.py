@@ -143,7 +143,7 @@ class RunScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         rec = self.record
         yield Static(  # names and paths come from users: escaped so a `[` is not read as markup
-            f"[b]{escape(rec.name)}[/b]  {rec.run_id}  {rec.kind}/{rec.engine or '-'}  {rec.state}  "
+            f"[b]{escape(rec.name)}[/b]  {rec.run_id}  {rec.kind}{'/' + rec.engine if rec.engine else ''}  {rec.state}  "
             f"executor={rec.executor}  W&B: {escape(wandb_url(rec))}",
             id="run-title",
         )

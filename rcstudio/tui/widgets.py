@@ -100,6 +100,9 @@ class RunsTable(DataTable):
         if isinstance(item, GroupHeader):
             cells: list[Any] = [""] * len(self._keys)
             cells[1] = Text(item.text(), style="bold")
+            where = self._keys.index("run_id") if "run_id" in self._keys else (2 if len(cells) > 2 else None)
+            if where is not None:
+                cells[where] = Text(item.states_text(), style="dim")
             return cells
         cells = ["*" if item.run_id in self.marked else "", *row_cells(item, now, self._layout)]
         if "state" in self._keys:

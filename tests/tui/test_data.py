@@ -98,4 +98,4 @@ def test_swept_values_are_columns_and_variants_are_not_points():
     cells = dict(zip(keys, row_cells(rows[1], 0.0, widths)))
     assert cells["point:reward.alpha"] == "-"  # the variant is no sweep point
     grouped = group_by_experiment(rows)
-    assert grouped[0].text().startswith("▾ e  2 runs") and [r.run_id for r in grouped[1:]] == ["r-1", "r-2"]
+    assert grouped[0].text() == "▾ e (2)" and grouped[0].states_text() == "run 2" and [r.run_id for r in grouped[1:]] == ["r-1", "r-2"]
