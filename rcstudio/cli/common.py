@@ -14,6 +14,18 @@ SET_HELP = (
 )
 
 
+def complete_run(incomplete: str) -> list[str]:
+    """Shell completion for RUN arguments: run ids and names from the registry (newest first)."""
+    try:
+        from rcstudio.launch.registry import Registry
+
+        records = Registry().list_runs(limit=500)
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+    found = dict.fromkeys(x for r in records for x in (r.run_id, r.name, f"{r.experiment}/{r.name}"))
+    return [x for x in found if x.startswith(incomplete)]
+
+
 RUN_HELP = "Run id (or a unique prefix of it), a unique run name, or EXPERIMENT/NAME."
 RUNS_HELP = "Runs: ids (or unique prefixes), unique run names, or EXPERIMENT/NAME."
 

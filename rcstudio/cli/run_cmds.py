@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from rcstudio.cli.common import RUN_HELP, RUNS_HELP, SET_HELP, echo_json
+from rcstudio.cli.common import RUN_HELP, RUNS_HELP, SET_HELP, complete_run, echo_json
 from rcstudio.errors import JobFailed, UserError
 
 EXECUTORS = ("auto", "local", "slurm")
@@ -112,14 +112,16 @@ def submit(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Compile a spec and submit its runs (a sweep goes to Slurm as ONE job array)."""
+    from rich.markup import escape
+
     from rcstudio.launch import Registry
     from rcstudio.launch.submit import execute_plan, plan_spec
 
     if executor is not None and executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}", key="--executor", hint="auto, local or slurm")
     registry = Registry()
-    plan = plan_spec(spec, set_, executor, force, registry)
-    if plan.skipped and not as_json:
+    plan = plan_spec(spec, set_, executor, force, registry, dry_run=dry_run)
+    if plan.skipped and not as_json and not dry_run:
         _console().print(f"{len(plan.skipped)} run(s) of this spec already exist and are not submitted again: "
                          + ", ".join(f"{r.run_id} ({r.state.lower()})" for r in plan.skipped[:SHOWN])
                          + (" ..." if len(plan.skipped) > SHOWN else ""), markup=False, highlight=False)
@@ -135,12 +137,18 @@ def submit(
                   + (f", job array(s) of {described['arrays']}" if described["arrays"] else ""))
         for item in described["runs"][:SHOWN]:
             res = item["resources"]
-            out.print(f"  {item['run_id']}  {item['name']}  [dim]{item['mode']}[/]")
+            seen = item.get("exists")
+            note = f"  [yellow]already submitted ({seen['state'].lower()}): not submitted again[/]" if seen else ""
+            out.print(f"  {escape(item['run_id'])}  {escape(item['name'])}  [dim]{item['mode']}[/]{note}")
             out.print(f"    {item['launch']}", markup=False, highlight=False)
             out.print(f"    nodes={res['nodes']} gpus/node={res['gpus_per_node']} cpus={res['cpus_per_task']} "
                       f"time={res['time'] or '-'} partition={res['partition'] or '-'}", markup=False)
         if len(described["runs"]) > SHOWN:
             out.print(f"  ... and {len(described['runs']) - SHOWN} more (--json lists every run)")
+        if described["skipped"]:
+            n = len(described["skipped"])
+            out.print(f"{n} run(s) already submitted: `submit` would skip them (all of them: refuse), "
+                      "--force submits them again under new ids")
         out.print("nothing submitted; `rcstudio compile SPEC --out DIR` keeps the compiled files")
         return
     records = execute_plan(plan, registry)
@@ -199,7 +207,7 @@ def ls(
 
 
 def status(
-    run: str = typer.Argument(..., help=RUN_HELP),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Show one run: state, job, times, paths, W&B reference."""
@@ -237,13 +245,16 @@ def status(
 
 
 def logs(
-    run: str = typer.Argument(..., help=RUN_HELP),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     err: bool = typer.Option(False, "--err", help="The error streams (command stderr, scheduler .err) instead."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout: every log file with its text."),
 ) -> None:
-    """Print a run's output: the job log (logs/run-job.log), the command's stdout and the
-    scheduler's output; --err shows the command's stderr and the scheduler's error file."""
+    """Print a run's output: job log, command stdout and scheduler output (--err: the error streams).
+
+    The job log is logs/run-job.log (every step and its outcome); the command's stdout is
+    logs/stdout.log (or the hetjob script's --output); the scheduler's files are submitit's
+    *_log.out / *_log.err, which hold a failure to start the command at all."""
     from rcstudio.launch import Poller, Registry
     from rcstudio.launch.logs import follow as follow_files
     from rcstudio.launch.logs import render, run_log_files, select
@@ -285,7 +296,7 @@ def logs(
 
 
 def cancel(
-    runs: list[str] = typer.Argument(..., help=RUNS_HELP),
+    runs: list[str] = typer.Argument(..., help=RUNS_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Cancel runs (scancel for Slurm; a sweep's other array tasks keep running)."""
@@ -303,7 +314,7 @@ def cancel(
 
 
 def resubmit(
-    run: str = typer.Argument(..., help="A finished run: " + RUN_HELP),
+    run: str = typer.Argument(..., help="A finished run: " + RUN_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Submit a finished run again from its compiled directory (same run id, new job)."""
@@ -319,7 +330,7 @@ def resubmit(
 
 
 def export(
-    run: str = typer.Argument(..., help=RUN_HELP),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     dest: Path = typer.Argument(..., help="Directory to write (new or empty)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:

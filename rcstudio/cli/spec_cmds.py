@@ -64,6 +64,13 @@ def init(
                + f"\nnext: rcstudio validate {path} && rcstudio compile {path} --out build")
 
 
+def error_dict(exc: UserError) -> dict:
+    """A UserError as JSON: message, file, line, key, hint (absent parts null)."""
+    loc = exc.location
+    return {"message": exc.message, "file": None if loc.file is None else str(loc.file), "line": loc.line,
+            "key": loc.key, "hint": exc.hint}
+
+
 def validate(
     spec: Path = typer.Argument(..., help="Spec file (TOML)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
@@ -74,11 +81,16 @@ def validate(
     from rcstudio.compile.nemo_aligner import check
     from rcstudio.spec import expand, load_spec
 
-    loaded = load_spec(spec, set_)
-    runs = expand(loaded)
-    for run in runs:
-        if uses_nemo_aligner(run):
-            check(run)
+    try:
+        loaded = load_spec(spec, set_)
+        runs = expand(loaded)
+        for run in runs:
+            if uses_nemo_aligner(run):
+                check(run)
+    except UserError as exc:
+        if as_json:  # one object on stdout for machines; the message still goes to stderr, exit 2
+            echo_json({"ok": False, "spec": str(spec), "errors": [error_dict(exc)]})
+        raise
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
                     "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})

@@ -34,6 +34,7 @@ class PreparedRun:
     run_dir: Path
     plan: LaunchPlan
     created: bool  # this call created run_dir (remove it on failure)
+    existing: Any = None  # dry run only: the registered run this one duplicates (compiled aside)
 
     @property
     def submission(self) -> Submission:
@@ -48,9 +49,12 @@ class SubmissionPlan:
     executor: Executor
     runs: list[PreparedRun] = field(default_factory=list)
     skipped: list[RunRecord] = field(default_factory=list)  # runs of this spec already registered
+    scratch: Path | None = None  # dry run: where runs already registered were compiled, removed by discard()
 
     def discard(self) -> None:
         """Remove the run directories this plan created."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         parents = set()
         for prepared in self.runs:
             if prepared.created:
@@ -75,9 +79,13 @@ class SubmissionPlan:
                 launch = shlex.join(p.plan.argv)
             else:
                 launch = shlex.join(["sbatch", "--parsable", str(p.plan.script)])
+            run_dir = str(p.run_dir)
+            if p.existing is not None:  # compiled aside: show the registered run's directory
+                launch, run_dir = launch.replace(str(p.run_dir), p.existing.run_dir), p.existing.run_dir
             items.append({
-                "run_id": p.run.run_id, "name": p.run.name, "point": p.run.point, "run_dir": str(p.run_dir),
+                "run_id": p.run.run_id, "name": p.run.name, "point": p.run.point, "run_dir": run_dir,
                 "mode": p.plan.mode, "launch": launch,
+                "exists": None if p.existing is None else {"run_id": p.existing.run_id, "state": p.existing.state},
                 "resources": {k: getattr(p.plan, k) for k in ("nodes", "gpus_per_node", "cpus_per_task",
                                                                "mem", "time", "partition", "account", "qos")},
             })
@@ -109,8 +117,12 @@ def plan_spec(
     executor: str | Executor | None = None,
     force: bool = False,
     registry: Registry | None = None,
+    dry_run: bool = False,
 ) -> SubmissionPlan:
-    """Load, expand and compile a spec into its run directories (nothing submitted, no row)."""
+    """Load, expand and compile a spec into its run directories (nothing submitted, no row).
+
+    `dry_run`: a spec already submitted is not refused; its registered runs stay in the plan,
+    marked `existing` and compiled into a scratch folder (their run dirs are never touched)."""
     from rcstudio.compile import compile_run
     from rcstudio.spec import expand, load_spec
 
@@ -121,12 +133,13 @@ def plan_spec(
     # Duplicates first: nothing is compiled for a spec that is already registered. A spec that adds
     # runs to registered ones (a new sweep point, an enabled variant) submits only the new runs.
     skipped: list[RunRecord] = []
+    existing_of: dict[str, RunRecord] = {}  # dry run: run id -> the registered run it duplicates
     if not force:
         taken = registry.existing([r.run_id for r in runs], [r.spec_hash for r in runs])
         if taken:
             by_key = {t.run_id: t for t in taken} | {t.spec_hash: t for t in taken}
             old = [r for r in runs if r.run_id in by_key or r.spec_hash in by_key]
-            if len(old) == len(runs):
+            if len(old) == len(runs) and not dry_run:
                 run = old[0]
                 existing = by_key.get(run.run_id) or by_key[run.spec_hash]
                 more = f" and {len(old) - 1} more run(s) of this spec" if len(old) > 1 else ""
@@ -137,7 +150,10 @@ def plan_spec(
                          f"{existing.run_id}` to rerun that run",
                 )
             skipped = [by_key.get(r.run_id) or by_key[r.spec_hash] for r in old]
-            runs = [r for r in runs if r not in old]
+            if not dry_run:
+                runs = [r for r in runs if r not in old]
+            else:
+                existing_of = {r.run_id: by_key.get(r.run_id) or by_key[r.spec_hash] for r in old}
     if isinstance(executor, Executor):
         chosen = executor
     else:
@@ -147,11 +163,18 @@ def plan_spec(
     try:
         for run in runs:
             parent = root / run.spec.experiment.name
+            existing = existing_of.get(run.run_id)
+            if existing is not None:
+                if plan.scratch is None:
+                    import tempfile
+
+                    plan.scratch = Path(tempfile.mkdtemp(prefix="rcstudio-dry-run-"))
+                parent = plan.scratch / run.spec.experiment.name
             if force and (registry.find(run.run_id) is not None or (parent / run.run_id).exists()):
                 run = dataclasses.replace(run, run_id=_fresh_id(run.run_id, registry, parent))
             run_dir = parent / run.run_id
             created = not run_dir.exists()
-            prepared = PreparedRun(run, run_dir, LaunchPlan(), created)
+            prepared = PreparedRun(run, run_dir, LaunchPlan(), created, existing)
             plan.runs.append(prepared)
             compiled = compile_run(run, run_dir)
             prepared.plan = compiled.plan
