@@ -145,6 +145,15 @@ def submit(
                       f"time={res['time'] or '-'} partition={res['partition'] or '-'}", markup=False)
         if len(described["runs"]) > SHOWN:
             out.print(f"  ... and {len(described['runs']) - SHOWN} more (--json lists every run)")
+        if plan.executor.name == "slurm":
+            from rcstudio.launch.partitions import misfit, query_partitions
+
+            partitions = query_partitions()
+            for prepared in plan.runs:
+                found = misfit(prepared.plan, partitions)
+                if found:
+                    out.print(f"[red]would be refused[/]: {prepared.run.run_id} {escape(found[1])} "
+                              f"({found[0]}); {escape(found[2])}")
         if described["skipped"]:
             n = len(described["skipped"])
             out.print(f"{n} run(s) already submitted: `submit` would skip them (all of them: refuse), "
