@@ -238,7 +238,8 @@ class _Preemption:
         self.requested = True
 
 
-def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
+def _callbacks(wandb_run: Any, preemption: _Preemption, progress: Any = None, rollouts_per_step: int = 0,
+               reward: Any = None) -> list[Any]:
     from transformers import TrainerCallback
 
     class SharedMetrics(TrainerCallback):
@@ -257,7 +258,18 @@ def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
                 control.should_training_stop = True
             return control
 
-    return [SharedMetrics(), StopOnSignal()]
+    class ReportProgress(TrainerCallback):
+        """Step / total, rollouts, rate and the last rewards into logs/progress.json and the job log
+        (rcstudio.tracking.progress): what `submit --wait`, `rcstudio logs` and the TUI show."""
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if progress is not None and state.is_world_process_zero:
+                last = reward.history[-1] if reward is not None and reward.history else {}
+                shown = " ".join(f"{k.split('/')[-1]}={last[k]:.3f}" for k in ("reward/total", "reward/rc") if k in last)
+                progress.update(state.global_step, items=state.global_step * rollouts_per_step,
+                                total=state.max_steps or None, message=shown)
+
+    return [SharedMetrics(), StopOnSignal(), ReportProgress()]
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -276,7 +288,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
 
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
-    from rcstudio.engines.grpo_reward import HybridReward
+    from rcstudio.engines.grpo_reward import HybridReward, logged_values
     from rcstudio.evals.records import write_json
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
@@ -316,6 +328,10 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
                  else NoopRun(run_id, spec.experiment.name, {}))
     preemption = _Preemption()
     preemption.install()
+    from rcstudio.tracking.progress import Progress
+
+    progress = Progress(run_dir, config.max_steps if config.max_steps > 0 else None, phase="train",
+                        items_unit="rollouts") if rank == 0 else None
     try:
         trainer = GRPOTrainer(
             model=model,
@@ -323,7 +339,9 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
             args=config,
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
-            callbacks=_callbacks(wandb_run, preemption),
+            # one optimizer step consumes mini_batch_size x rollouts_per_prompt completions (batch_layout)
+            callbacks=_callbacks(wandb_run, preemption, progress,
+                                 spec.rl.mini_batch_size * spec.rl.rollouts_per_prompt, reward),
         )
         if resume:
             log.info("resuming from %s", resume)
@@ -343,7 +361,9 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
             "train_loss": float(output.training_loss) if output.training_loss is not None else None,
             "prompts": len(rows),
             "dropped_long_prompts": dropped,
-            "last_rewards": reward.history[-1] if reward.history else {},
+            "last_rewards": logged_values(reward.history)[0],  # last value logged per key (W&B summary)
+            "mean_rewards": logged_values(reward.history)[1],  # mean over the run's steps
+            "reward_steps": len(reward.history),
             "checkpoint": last_checkpoint(ckpt_dir),
             "seconds": round(time.time() - started, 2),
             "device": "cuda" if cuda else "cpu",
@@ -357,6 +377,8 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
             close()
     if rank == 0:
         write_json(run_dir / "results" / "train_summary.json", summary)
+        if progress is not None:
+            progress.finish("done" if not preemption.requested else "stopped by a signal")
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "

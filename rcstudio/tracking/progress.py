@@ -9,9 +9,10 @@
 
 `step`/`total` count the job's own units (optimizer steps, judged items, scored pairs); `items`
 counts the work items behind them (rollouts, items) and `rate` is items (else steps) per second
-since `started_at`. Any job calls `Progress(run_dir, total, ...)` and `.update(step)`; every update
-also prints one `progress: ...` line to stdout (at most every `print_every_s`), so `rcstudio logs`
-shows it too. Readers use `read_progress(run_dir)`; W&B history is their fallback.
+since `started_at`. Any job calls `Progress(run_dir, total, ...)` and `.update(step)`; at most every
+`print_every_s` an update also appends one `progress: ...` line to the job log (`logs/run-job.log`,
+what `rcstudio logs` and the TUI show first) and to stderr (stdout stays free for `run-job --json`).
+Readers use `read_progress(run_dir)`; W&B history is their fallback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 PROGRESS_FILE = "logs/progress.json"
+JOB_LOG = "run-job.log"  # rcstudio.engines.dispatch.JOB_LOG
 
 
 @dataclass
@@ -115,13 +117,14 @@ class Progress:
                  items_unit: str = "", write_every_s: float = 0.5, print_every_s: float = 5.0,
                  stream: Any = None, clock_fn: Any = time.time) -> None:
         self.path = progress_path(run_dir)
+        self.job_log = Path(run_dir) / "logs" / JOB_LOG
         self.clock = clock_fn
         now = clock_fn()
         self.state = ProgressState(phase=phase, total=total, unit=unit, items_unit=items_unit,
                                    started_at=now, updated_at=now)
         self.write_every_s = write_every_s
         self.print_every_s = print_every_s
-        self.stream = stream if stream is not None else sys.stdout
+        self.stream = stream if stream is not None else sys.stderr
         self._written = 0.0
         self._printed = 0.0
         self._write()
@@ -147,11 +150,21 @@ class Progress:
         if self.print_every_s >= 0 and (force or now - self._printed >= self.print_every_s
                                          or (st.total and st.step >= st.total)):
             self._printed = now
-            try:
-                print(f"progress: {st.line(now)}", file=self.stream, flush=True)
-            except (OSError, ValueError):
-                pass
+            self._say(f"progress: {st.line(now)}")
         return st
+
+    def _say(self, line: str) -> None:
+        """One line to stderr and the job log (advisory: never fails the job)."""
+        try:
+            print(line, file=self.stream, flush=True)
+        except (OSError, ValueError):
+            pass
+        try:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock()))
+            with self.job_log.open("a", encoding="utf-8") as fh:
+                fh.write(f"{stamp} INFO {line}\n")
+        except OSError:
+            pass
 
     def finish(self, message: str = "") -> None:
         self.state.done = True
