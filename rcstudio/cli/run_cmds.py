@@ -111,7 +111,10 @@ def submit(
     wait: bool = typer.Option(False, "--wait", help="Block until every run ends; exit 1 if one did not complete."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
-    """Compile a spec and submit its runs (a sweep goes to Slurm as ONE job array)."""
+    """Compile a spec and submit its runs (a sweep of command runs goes to Slurm as ONE job array).
+
+    NeMo-Aligner runs are heterogeneous jobs, one submission per sweep point: Slurm has no arrays of
+    hetjobs. A run that no node of its partition can hold is refused before anything is submitted."""
     from rich.markup import escape
 
     from rcstudio.launch import Registry
