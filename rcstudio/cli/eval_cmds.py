@@ -45,7 +45,10 @@ def judgebench_cmd(
     """JudgeBench: both orders, swapped decision flipped back, correct iff counter > 0."""
     from rcstudio.evals import judgebench
 
-    results = judgebench.score_file(decisions, data=data, judge=judge)
+    from rcstudio.cli.progress_ui import phases
+
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring JudgeBench decisions in {decisions}"):
+        results = judgebench.score_file(decisions, data=data, judge=judge)
     if as_json:
         if len(results) == 1:
             echo_json(next(iter(results.values())).to_json())
@@ -66,7 +69,10 @@ def rmbench_cmd(
     """RM-Bench: 3x3 style matrix per prompt, strict wins, hard/normal/easy, safety pooled."""
     from rcstudio.evals import rmbench
 
-    result = rmbench.score_file(scores)
+    from rcstudio.cli.progress_ui import phases
+
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring RM-Bench matrices in {scores}"):
+        result = rmbench.score_file(scores)
     if as_json:
         echo_json(result.to_json())
         return
@@ -86,7 +92,10 @@ def arena_hard_cmd(
     """Arena-Hard v2: two games vs the baseline, strong verdicts x3, bootstrap 5-95% interval."""
     from rcstudio.evals import arena_hard
 
-    result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)
+    from rcstudio.cli.progress_ui import phases
+
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring Arena-Hard games in {judgments} ({bootstrap} bootstrap rounds)"):
+        result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)
     if as_json:
         echo_json(result.to_json())
         return

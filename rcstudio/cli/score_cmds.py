@@ -141,11 +141,22 @@ def score(
             "concurrency": concurrency, "timeout_s": timeout_s, "embedding_model": embedding_model,
             "thresholds": cut, "matches_file": str(matches or ""),
         }  # fmt: skip
-        m = make_matcher(cfg, progress=not as_json)
-        try:
-            result = score_items(loaded.items, model, m, **common)  # type: ignore[arg-type]
-        finally:
-            m.close()
+        from rcstudio.cli.progress_ui import phases
+
+        with phases(enabled=not as_json) as ph:
+            m = make_matcher(cfg, progress=not as_json)
+            try:
+                if kind == "embedding":
+                    from rcstudio.rationale.matchers.embedding import load_model
+
+                    with ph.step(f"loading {embedding_model}"):
+                        load_model(embedding_model)
+                with ph.bar(f"matching {len(loaded.items)} items' reasons ({kind})") as advance:
+                    if hasattr(m, "on_progress"):
+                        m.on_progress = advance
+                    result = score_items(loaded.items, model, m, **common)  # type: ignore[arg-type]
+            finally:
+                m.close()
         loaded_skipped = loaded.skipped
         if loaded.skipped:
             result.skipped["bad record in data"] = len(loaded.skipped)
