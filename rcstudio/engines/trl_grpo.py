@@ -175,8 +175,13 @@ def resolve_model(spec: Any, rows: list[dict[str, Any]], run_dir: Path, items: l
 
     model = spec.judge.model
     if is_tiny(model):
+        from rcstudio.tracking.progress import Progress
+
         examples = priming_examples(list(items), rows)
-        return str(build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model", examples))
+        progress = Progress(run_dir, None, phase="prime", items_unit="examples")  # logs/progress.json meanwhile
+        built = build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model", examples,
+                                 on_step=lambda done, total: progress.update(done, items=done, total=total))
+        return str(built)
     return model
 
 
