@@ -21,8 +21,9 @@ eval_app = typer.Typer(
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
-    from rcstudio.cli.common import console as make_console
     from rich.table import Table
+
+    from rcstudio.cli.common import console as make_console
 
     table = Table(title=title)
     for i, c in enumerate(columns):
@@ -43,9 +44,8 @@ def judgebench_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """JudgeBench: both orders, swapped decision flipped back, correct iff counter > 0."""
-    from rcstudio.evals import judgebench
-
     from rcstudio.cli.progress_ui import phases
+    from rcstudio.evals import judgebench
 
     with phases(enabled=not as_json) as ph, ph.step(f"scoring JudgeBench decisions in {decisions}"):
         results = judgebench.score_file(decisions, data=data, judge=judge)
@@ -67,9 +67,8 @@ def rmbench_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """RM-Bench: 3x3 style matrix per prompt, strict wins, hard/normal/easy, safety pooled."""
-    from rcstudio.evals import rmbench
-
     from rcstudio.cli.progress_ui import phases
+    from rcstudio.evals import rmbench
 
     with phases(enabled=not as_json) as ph, ph.step(f"scoring RM-Bench matrices in {scores}"):
         result = rmbench.score_file(scores)
@@ -90,9 +89,8 @@ def arena_hard_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """Arena-Hard v2: two games vs the baseline, strong verdicts x3, bootstrap 5-95% interval."""
-    from rcstudio.evals import arena_hard
-
     from rcstudio.cli.progress_ui import phases
+    from rcstudio.evals import arena_hard
 
     with phases(enabled=not as_json) as ph, ph.step(f"scoring Arena-Hard games in {judgments} ({bootstrap} bootstrap rounds)"):
         result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)

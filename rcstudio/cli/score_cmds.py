@@ -21,8 +21,9 @@ def _fmt(summary: dict) -> tuple[str, str]:
 
 
 def _print_table(payload: dict) -> None:
-    from rcstudio.cli.common import console as make_console
     from rich.table import Table
+
+    from rcstudio.cli.common import console as make_console
 
     console = make_console()
     head = (

@@ -28,9 +28,9 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented starter spec (a NeMo-Aligner GenRM training spec, or one extending a recipe)."""
+    from rcstudio.spec.keys import suggest
     from rcstudio.spec.load import load_spec
     from rcstudio.spec.recipes import find_recipe, list_recipes
-    from rcstudio.spec.keys import suggest
 
     if path.exists() and not force:
         raise UserError(f"{path} already exists", hint="pick another path or pass --force")
@@ -176,10 +176,10 @@ def recipes_show(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Print a recipe's TOML (or the merged result of its extends chain with --resolved)."""
+    from rcstudio.spec import toml_write
     from rcstudio.spec.keys import suggest
     from rcstudio.spec.load import Origins, load_tree
     from rcstudio.spec.recipes import find_recipe, list_recipes
-    from rcstudio.spec import toml_write
 
     path = find_recipe(name)
     if path is None:

@@ -35,7 +35,13 @@ def compare(
 
     Any key a run logged works, eval results too (eval/hs3_atomic/evidence-judge/rc); a run
     lacking it is listed and left out. A key no run has fails with the keys that exist."""
-    from rcstudio.tracking.compare import PLOT_FORMATS, check_output, compare_runs, plot, write_csv
+    from rcstudio.tracking.compare import (
+        PLOT_FORMATS,
+        check_output,
+        compare_runs,
+        plot,
+        write_csv,
+    )
 
     check_output(output, "--output", PLOT_FORMATS)
     check_output(csv_path, "--csv")

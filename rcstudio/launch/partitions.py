@@ -122,9 +122,10 @@ def misfit(plan: Any, partitions: Sequence[Partition]) -> tuple[str, str, str] |
     fix = f"or choose another partition with cluster.partition (`sinfo` lists them); {limits}"
     cpus = int(getattr(plan, "cpus_per_task", 0) or 0)
     if part.cpus_per_node and cpus > part.cpus_per_node:
-        return ("cluster.cpus_per_task", f"asks for {cpus} CPUs per task; {part.name}'s largest node has "
-                f"{part.cpus_per_node}", f"set cluster.cpus_per_task = {part.cpus_per_node} or less "
-                f"(--set cluster.cpus_per_task={part.cpus_per_node}), {fix}")
+        return ("cluster.cpus_per_task",
+                f"asks for {cpus} CPUs per task; {part.name}'s largest node has {part.cpus_per_node}",
+                (f"set cluster.cpus_per_task = {part.cpus_per_node} or less "
+                 f"(--set cluster.cpus_per_task={part.cpus_per_node}), {fix}"))
     gpus = int(getattr(plan, "gpus_per_node", 0) or 0)
     if gpus > part.gpus_per_node:
         have = f"{part.gpus_per_node} GPUs" if part.gpus_per_node else "no GPUs"

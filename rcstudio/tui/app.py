@@ -19,7 +19,13 @@ from textual.widgets import Footer, Header, Input
 
 from rcstudio.tui.backend import SLOW_S, Backend, Snapshot
 from rcstudio.tui.data import SORT_KEYS, RunRow, all_tags, filter_rows, sort_rows
-from rcstudio.tui.screens import CompareScreen, ConfirmScreen, HelpScreen, RunScreen, screen_help
+from rcstudio.tui.screens import (
+    CompareScreen,
+    ConfirmScreen,
+    HelpScreen,
+    RunScreen,
+    screen_help,
+)
 from rcstudio.tui.widgets import RunsTable, StatusBar
 
 

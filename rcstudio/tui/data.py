@@ -111,7 +111,7 @@ def variant_name(rec: Any) -> str | None:
     if not getattr(rec, "point", None) or is_sweep_point(rec):
         return None
     prefix = f"{rec.experiment}-"
-    return rec.name[len(prefix):] if rec.name.startswith(prefix) else rec.name
+    return rec.name.removeprefix(prefix)
 
 
 def _fmt_value(value: Any) -> str:

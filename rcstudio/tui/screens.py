@@ -6,7 +6,6 @@ help screen are both generated from it, so they always agree."""
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -15,7 +14,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Log, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Label,
+    Log,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from rcstudio.tracking.links import wandb_url
 from rcstudio.tui.widgets import MetricChart, MetricTile, ScatterPlot
@@ -257,7 +266,13 @@ class RunScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="results", exit_on_error=False)
     def load_results(self) -> None:
         """Per-judge results of an eval run (results/summary.json), else a training run's last values."""
-        from rcstudio.tui.results import eval_metrics, fmt, fmt_ci, judge_rows, train_values
+        from rcstudio.tui.results import (
+            eval_metrics,
+            fmt,
+            fmt_ci,
+            judge_rows,
+            train_values,
+        )
 
         rows = judge_rows(self.record.run_dir)
         other = {k: v for k, v in eval_metrics(self.record.run_dir).items() if "/hs3_atomic/" not in k}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.text import Text
-from textual.message import Message
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 from textual_plotext import PlotextPlot
 
@@ -228,7 +229,7 @@ class MetricTile(Vertical):
         yield Sparkline([], summary_function=max)
 
     def set_series(self, series: Series | None) -> None:
-        values = [] if series is None else [float(v) for v in series.values.tolist() if v == v]
+        values = [] if series is None else [float(v) for v in series.values.tolist() if not math.isnan(v)]
         last = f"{values[-1]:.3f}" if values else "-"
         self.query_one(Static).update(f"{self.label} {last}")
         self.query_one(Sparkline).data = values[-60:]
