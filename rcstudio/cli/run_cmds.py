@@ -302,7 +302,10 @@ def logs(
             current = registry.get(record.run_id)
         return current.finished
 
-    for chunk in follow_files(chosen, done):
+    def discover():
+        return select(run_log_files(registry.get(record.run_id), registry), err)
+
+    for chunk in follow_files(chosen, done, discover=discover):
         sys.stdout.write(chunk)
         sys.stdout.flush()
 

@@ -117,6 +117,13 @@ class LogTail:
         self.start_tail = start_tail
         self.last: Path | None = None
 
+    def extend(self, files: Sequence[LogFile]) -> None:
+        """Follow files that appeared since (a scheduler's log once the job starts)."""
+        for f in files:
+            if f.path not in self.offsets:
+                self.files.append(f)
+                self.offsets[f.path] = None
+
     def poll(self) -> str:
         parts = []
         for f in self.files:
@@ -143,11 +150,15 @@ class LogTail:
         return "".join(parts)
 
 
-def follow(files: Sequence[LogFile], done: Callable[[], bool], interval: float = 0.5) -> Iterator[str]:
-    """Yield what the files gain until `done()` is true and nothing new arrived."""
+def follow(files: Sequence[LogFile], done: Callable[[], bool], interval: float = 0.5,
+           discover: Callable[[], Sequence[LogFile]] | None = None) -> Iterator[str]:
+    """Yield what the files gain until `done()` is true and nothing new arrived; `discover()`
+    (when given) names files that may have appeared meanwhile."""
     tail = LogTail(files)
     while True:
         finished = done()
+        if discover is not None:
+            tail.extend(discover())
         text = tail.poll()
         if text:
             yield text

@@ -322,6 +322,11 @@ class RunScreen(Screen[None]):
                 self.app.call_from_thread(self.query_one("#log", Log).write, f"(cannot locate logs: {exc})\n")
                 return
             self._log_tail = LogTail(files, start_tail=LOG_TAIL_BYTES)
+        elif not self.record.finished:  # a scheduler's file appears once the job starts
+            try:
+                self._log_tail.extend(self.backend.run_logs(self.record))
+            except Exception:  # noqa: BLE001 - the files already followed keep flowing
+                pass
         text = self._log_tail.poll()
         if text:
             self.app.call_from_thread(self.query_one("#log", Log).write, text)
