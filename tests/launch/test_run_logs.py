@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 from launch_helpers import trivial_plan
 from test_launch_cli import rcs
@@ -63,3 +64,29 @@ def test_log_tail_marks_switches_between_files(tmp_path):
     assert tail.poll() == ""
     files = [LogFile("a", a, "out"), LogFile("e", tmp_path / "e.log", "err")]
     assert render(select(files, False)) == "one\nthree\n"  # one non-empty file: no header
+
+
+def test_submit_wait_shows_progress_inside_a_run(write_spec, registry, monkeypatch):
+    """`submit --wait` reads the progress file a job writes (rcstudio.tracking.progress) and shows
+    step / total for the run; the job log gets the progress lines too."""
+    import io
+
+    from rich.console import Console
+
+    from rcstudio.cli import run_cmds
+
+    code = ("import os, time\n"
+            "from rcstudio.tracking.progress import Progress\n"
+            "p = Progress(os.getcwd(), 3, phase='train', items_unit='rollouts', print_every_s=0)\n"
+            "for s in (1, 2, 3):\n"
+            "    time.sleep(0.4); p.update(s, items=4 * s)\n"
+            "p.finish()\n")
+    (run,) = execute_plan(trivial_plan(write_spec("waitprog"), code, executor="local"), registry)
+    out = io.StringIO()
+    monkeypatch.setattr(run_cmds, "_console", lambda: Console(file=out, width=200, force_terminal=False))
+    (final,) = run_cmds._wait([run], as_json=False)
+    assert final.state == "COMPLETED"
+    text = out.getvalue()
+    assert "train step 3/3 (100%)" in text and "12 rollouts" in text, text
+    job_log = (Path(run.run_dir) / "logs" / "run-job.log").read_text()
+    assert "progress: train step 1/3" in job_log and "done" in job_log
