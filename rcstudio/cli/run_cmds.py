@@ -231,9 +231,14 @@ def status(
     Poller(registry).refresh([record])
     record = registry.get(record.run_id)
     job = registry.get_job(record.job_id) if record.job_id else None
-    logs = {"stdout": str(log_path(record, registry=registry)), "stderr": str(log_path(record, True, registry))}
+    logs = {"stdout": str(log_path(record, registry=registry)), "stderr": str(log_path(record, True, registry)),
+            "job": str(Path(record.run_dir) / "logs" / "run-job.log")}
+    from rcstudio.tracking.progress import read_progress
+
+    progress = read_progress(record.run_dir)
     if as_json:
-        echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs})
+        echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs,
+                   "progress": progress.__dict__ if progress else None})
         return
     rows = [
         ("run", record.run_id), ("name", record.name), ("experiment", record.experiment),
@@ -243,7 +248,8 @@ def status(
         ("ended", _when(record.ended_at)), ("runtime", _duration(record)),
         ("point", json.dumps(record.point, sort_keys=True) if record.point else "-"),
         ("tags", ", ".join(record.tags) or "-"), ("run dir", record.run_dir),
-        ("stdout", logs["stdout"]), ("stderr", logs["stderr"]),
+        ("progress", progress.line() if progress else "-"),
+        ("job log", logs["job"]), ("stdout", logs["stdout"]), ("stderr", logs["stderr"]),
         ("wandb", " ".join(f"{k}={v}" for k, v in record.wandb.items() if v) or "-"),
     ]
     from rich.table import Table
