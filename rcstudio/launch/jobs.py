@@ -160,6 +160,16 @@ def read_state(path: str | Path) -> list[str]:
         return []
 
 
+def stopped_by_signal(signum: int) -> str:
+    """The line a job writes when its command was killed (a time limit, a cancel, preemption)."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return (f"rcstudio job: the command was stopped by {name} - a time limit (cluster.time), a cancel "
+            "or a preemption; raise cluster.time if the run needs longer\n")
+
+
 def start_failure(argv: tuple[str, ...], exc: OSError) -> str:
     """The line a job writes to its stderr log when its command cannot even start."""
     path = os.environ.get("PATH", "")
@@ -231,6 +241,8 @@ class CommandTask:
                 rc = proc.wait()
             finally:
                 running.groups.discard(proc.pid)
+            if rc < 0:  # killed by a signal: say so where `rcstudio logs --err` looks
+                err.write(stopped_by_signal(-rc).encode())
         if self.state_file and read_state(self.state_file)[:1] != ["CANCELLED"]:
             write_state(self.state_file, "COMPLETED" if rc == 0 else f"FAILED {rc}")
         return rc

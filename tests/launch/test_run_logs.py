@@ -90,3 +90,12 @@ def test_submit_wait_shows_progress_inside_a_run(write_spec, registry, monkeypat
     assert "train step 3/3 (100%)" in text and "12 rollouts" in text, text
     job_log = (Path(run.run_dir) / "logs" / "run-job.log").read_text()
     assert "progress: train step 1/3" in job_log and "done" in job_log
+
+
+def test_a_killed_command_says_so_in_its_error_log(tmp_path):
+    from rcstudio.launch.jobs import CommandTask, _Running
+
+    logs = tmp_path / "logs"
+    task = CommandTask(("sh", "-c", "kill -TERM $$"), str(tmp_path), str(logs / "stdout.log"), str(logs / "stderr.log"))
+    assert task.run(_Running()) < 0
+    assert "stopped by SIGTERM - a time limit (cluster.time)" in (logs / "stderr.log").read_text()
