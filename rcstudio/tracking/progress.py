@@ -114,7 +114,7 @@ class Progress:
     """
 
     def __init__(self, run_dir: str | Path, total: int | None, phase: str = "", unit: str = "step",
-                 items_unit: str = "", write_every_s: float = 0.5, print_every_s: float = 5.0,
+                 items_unit: str = "", write_every_s: float = 0.5, print_every_s: float = 15.0,
                  stream: Any = None, clock_fn: Any = time.time) -> None:
         self.path = progress_path(run_dir)
         self.job_log = Path(run_dir) / "logs" / JOB_LOG
