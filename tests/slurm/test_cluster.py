@@ -12,7 +12,7 @@ from launch_helpers import trivial_plan
 
 from rcstudio import paths
 from rcstudio.compile.plan import LaunchPlan
-from rcstudio.errors import JobFailed, UserError
+from rcstudio.errors import UserError
 from rcstudio.launch import Poller, submit_spec
 from rcstudio.launch.actions import cancel_run, resubmit_run
 from rcstudio.launch.executors import SlurmExecutor, Submission
