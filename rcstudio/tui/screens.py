@@ -230,7 +230,11 @@ class RunScreen(Screen[None]):
         if progress is not None:
             return f"progress: {progress.line(now)}"
         if last_step is not None:
-            return f"progress: step {last_step} (W&B history)  {elapsed}".rstrip()
+            rate = ""
+            if rec.started_at and last_step > 0:
+                spent = (rec.ended_at or now) - rec.started_at
+                rate = f"  {last_step / spent:.2f} step/s" if spent > 0 else ""
+            return f"progress: step {last_step} (W&B history)  {elapsed}{rate}".rstrip()
         return f"progress: {rec.state.lower()}  {elapsed}".rstrip()
 
     # -- loading ---------------------------------------------------------------------------
