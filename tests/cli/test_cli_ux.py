@@ -41,6 +41,9 @@ def test_help_has_no_type_placeholders_and_names_arguments():
     assert done.returncode == 0
     assert "<bool>" not in done.stdout and "<str>" not in done.stdout and "<list[str]>" not in done.stdout
     assert "rcstudio submit [OPTIONS] SPEC" in done.stdout and "--dry-run" in done.stdout
+    logs = _rcstudio("logs", "--help", env={"COLUMNS": "200"})
+    # later paragraphs reflow to the width instead of keeping the docstring's ragged line breaks
+    assert "the command's stdout is logs/stdout.log (or the hetjob script's --output)" in logs.stdout
 
 
 def test_validate_json_prints_one_object_with_the_errors(repo_root, monkeypatch):
