@@ -383,7 +383,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     if rank == 0:
         write_json(run_dir / "results" / "train_summary.json", summary)
         if progress is not None:
-            progress.finish("done" if not preemption.requested else "stopped by a signal")
+            progress.finish("" if not preemption.requested else "stopped by a signal")
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "
