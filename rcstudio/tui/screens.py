@@ -293,14 +293,23 @@ class RunScreen(Screen[None]):
                     table.add_row(r.judge, "-" if r.items is None else str(r.items), fmt(r.oa), fmt(r.rc),
                                   fmt_ci(r.rc_ci), fmt(r.precision), fmt(r.ap), fmt(r.reward), key=r.judge)
             elif other or train:
+                # a training run: the mean of what each step logged next to the last step's values
+                # (a tiny judge's last batch is often all format errors: zeros that mean little)
+                means = train.get("mean_rewards") or {}
+                last = train.get("last_rewards") or {}
                 table.add_column("metric", key="metric")
-                table.add_column("value", key="value")
-                values = dict(other)
-                values.update({k: v for k, v in (train.get("last_rewards") or {}).items()})
-                for key in sorted(values):
-                    table.add_row(key, fmt(values[key]) if isinstance(values[key], (int, float)) else str(values[key]))
+                table.add_column("mean over steps" if means else "value", key="value")
+                if means:
+                    table.add_column("last step", key="last")
+                for key in sorted(set(other) | set(means) | set(last)):
+                    value = other.get(key, means.get(key, last.get(key)))
+                    cells = [key, fmt(value) if isinstance(value, (int, float)) else str(value)]
+                    if means:
+                        cells.append(fmt(last[key]) if isinstance(last.get(key), (int, float)) else "-")
+                    table.add_row(*cells)
                 if train:
-                    note = f"training: step {train.get('global_step', '-')}, {train.get('prompts', '-')} prompts"
+                    steps = f", means over {train['reward_steps']} steps" if train.get("reward_steps") else ""
+                    note = f"training: step {train.get('global_step', '-')}, {train.get('prompts', '-')} prompts{steps}"
             else:
                 note = (f"no results yet (run {self.record.state.lower()}); eval runs write results/summary.json, "
                         "training runs results/train_summary.json")
