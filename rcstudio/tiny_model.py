@@ -70,14 +70,15 @@ def parse_tiny(model: str) -> TinyModelSpec:
 
 
 def build_tiny_model(
-    model: str, corpus: Iterable[str], out_dir: Path, examples: Sequence[tuple[str, str]] = ()
+    model: str, corpus: Iterable[str], out_dir: Path, examples: Sequence[tuple[str, str]] = (),
+    on_step: Any = None,
 ) -> Path:
     """Train the tokenizer on `corpus`, build the random Llama, save both to `out_dir`; return it.
 
     With `prime=N` and `examples` ((prompt, judgment) pairs), N AdamW steps of supervised warm-up on
     the judgments (loss on the judgment tokens only, one example per step, in a seeded order).
     Reuses `out_dir` when it already holds a model built from the same spec (a resumed job must load
-    the same tokenizer and weights it trained with).
+    the same tokenizer and weights it trained with). `on_step(done, total)` follows the priming.
     """
     spec = parse_tiny(model)
     out_dir = Path(out_dir)
@@ -107,7 +108,7 @@ def build_tiny_model(
     torch.manual_seed(spec.seed)
     lm = LlamaForCausalLM(config)
     if spec.prime and examples:
-        _prime(lm, hf_tok, examples, spec)
+        _prime(lm, hf_tok, examples, spec, on_step)
     out_dir.mkdir(parents=True, exist_ok=True)
     lm.save_pretrained(out_dir)
     hf_tok.save_pretrained(out_dir)
@@ -115,7 +116,7 @@ def build_tiny_model(
     return out_dir
 
 
-def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyModelSpec) -> None:
+def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyModelSpec, on_step: Any = None) -> None:
     """Supervised warm-up: teach the random model the judgment format (rich progress bar)."""
     import random
 
@@ -135,11 +136,13 @@ def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyMod
     lm.train()
     with Progress(transient=True) as progress:
         task = progress.add_task("priming tiny judge", total=spec.prime)
-        for _ in range(spec.prime):
+        for done in range(1, spec.prime + 1):
             p, y = rng.choice(encoded)
             loss = lm(input_ids=torch.tensor([p + y]), labels=torch.tensor([[-100] * len(p) + y])).loss
             loss.backward()
             opt.step()
             opt.zero_grad()
             progress.advance(task)
+            if on_step is not None:
+                on_step(done, spec.prime)
     lm.eval()

@@ -26,14 +26,36 @@ COMMAND_MODULES = (
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from rcstudio import __version__
+
+        typer.echo(f"rcstudio {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Declarative experiments for generative reward models with rationale consistency.
+
+    Shell completion: `rcstudio --install-completion` (bash, zsh, fish), or
+    `rcstudio --show-completion` to print the script.
+    """
+
+
 def build_app() -> typer.Typer:
+    from rcstudio.cli import help_format
+
+    help_format.install()
     app = typer.Typer(
         name="rcstudio",
-        help="Declarative experiments for generative reward models with rationale consistency.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, powershell)
     )
+    app.callback()(_root)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app
@@ -47,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     app = build_app()
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=argv, prog_name="rcstudio", standalone_mode=True)
     except UserError as exc:
         print(exc.render(), file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -86,9 +86,9 @@ def decompose(
     if as_json:
         echo_json(payload, indent=None)
         return
-    from rich.console import Console
+    from rcstudio.cli.common import console as make_console
 
-    console = Console()
+    console = make_console()
     console.print(render_summary(summary))
     console.print(f"checklists: {out}\nfiltered/failed: {rejected_path(out)}")
     if plot is not None:

@@ -21,8 +21,9 @@ eval_app = typer.Typer(
 
 
 def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from rcstudio.cli.common import console as make_console
 
     table = Table(title=title)
     for i, c in enumerate(columns):
@@ -32,7 +33,7 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
             table.add_column(c, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in r])
-    Console().print(table)
+    make_console().print(table)
 
 
 @eval_app.command("judgebench")
@@ -43,9 +44,11 @@ def judgebench_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """JudgeBench: both orders, swapped decision flipped back, correct iff counter > 0."""
+    from rcstudio.cli.progress_ui import phases
     from rcstudio.evals import judgebench
 
-    results = judgebench.score_file(decisions, data=data, judge=judge)
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring JudgeBench decisions in {decisions}"):
+        results = judgebench.score_file(decisions, data=data, judge=judge)
     if as_json:
         if len(results) == 1:
             echo_json(next(iter(results.values())).to_json())
@@ -64,9 +67,11 @@ def rmbench_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """RM-Bench: 3x3 style matrix per prompt, strict wins, hard/normal/easy, safety pooled."""
+    from rcstudio.cli.progress_ui import phases
     from rcstudio.evals import rmbench
 
-    result = rmbench.score_file(scores)
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring RM-Bench matrices in {scores}"):
+        result = rmbench.score_file(scores)
     if as_json:
         echo_json(result.to_json())
         return
@@ -84,9 +89,11 @@ def arena_hard_cmd(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """Arena-Hard v2: two games vs the baseline, strong verdicts x3, bootstrap 5-95% interval."""
+    from rcstudio.cli.progress_ui import phases
     from rcstudio.evals import arena_hard
 
-    result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)
+    with phases(enabled=not as_json) as ph, ph.step(f"scoring Arena-Hard games in {judgments} ({bootstrap} bootstrap rounds)"):
+        result = arena_hard.score_file(judgments, seed=seed, n_boot=bootstrap, style_control=style_control)
     if as_json:
         echo_json(result.to_json())
         return

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from rcstudio.cli.common import SET_HELP, echo_json
+from rcstudio.cli.common import RUN_HELP, RUNS_HELP, SET_HELP, complete_run, echo_json
 from rcstudio.errors import JobFailed, UserError
 
 EXECUTORS = ("auto", "local", "slurm")
@@ -53,13 +53,15 @@ def _runs_table(records, title: str | None = None):
 
 
 def _console():
-    from rich.console import Console
+    from rcstudio.cli.common import console as make_console
 
-    return Console()
+    return make_console()
 
 
 def _wait(records, as_json: bool):
-    """Block until every run ends, with a live progress display (none with --json)."""
+    """Block until every run ends, with a live progress display (none with --json): one bar for
+    the runs finished and one per run (its step / total from `logs/progress.json`, the file jobs
+    write through rcstudio.tracking.progress; the first SHOWN runs)."""
     from rcstudio.launch import Poller
 
     poller = Poller()
@@ -68,9 +70,13 @@ def _wait(records, as_json: bool):
         return poller.wait(ids, interval=1.0)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rcstudio.tracking.progress import read_progress
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[states]}"), TimeElapsedColumn(), console=_console()) as progress:
+                  TextColumn("{task.fields[states]}", markup=False), TimeElapsedColumn(),
+                  console=_console()) as progress:
         task = progress.add_task("runs finished", total=len(ids), states="")
+        per_run: dict[str, int] = {}
 
         def update(runs):
             counts: dict[str, int] = {}
@@ -78,6 +84,19 @@ def _wait(records, as_json: bool):
                 counts[r.state] = counts.get(r.state, 0) + 1
             progress.update(task, completed=sum(r.finished for r in runs),
                             states=" ".join(f"{k.lower()}={v}" for k, v in sorted(counts.items())))
+            for r in runs[:SHOWN]:
+                state = read_progress(r.run_dir)
+                if state is None and r.run_id not in per_run:
+                    continue
+                if r.run_id not in per_run:
+                    per_run[r.run_id] = progress.add_task(f"  {r.name}", total=None, states="")
+                info = r.state.lower()
+                if state is not None:
+                    info = f"{info}  {state.line()}"
+                    progress.update(per_run[r.run_id], total=state.total or None, completed=state.step)
+                    if r.state == "COMPLETED" and state.total:
+                        progress.update(per_run[r.run_id], completed=state.total)
+                progress.update(per_run[r.run_id], states=info)
 
         return poller.wait(ids, interval=1.0, on_update=update)
 
@@ -93,7 +112,12 @@ def submit(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Submit a large sweep without asking."),
 ) -> None:
-    """Compile a spec and submit its runs (a sweep goes to Slurm as ONE job array)."""
+    """Compile a spec and submit its runs (a sweep of command runs goes to Slurm as ONE job array).
+
+    NeMo-Aligner runs are heterogeneous jobs, one submission per sweep point: Slurm has no arrays of
+    hetjobs. A run that no node of its partition can hold is refused before anything is submitted."""
+    from rich.markup import escape
+
     from rcstudio.launch import Registry
     from rcstudio.launch.submit import CONFIRM_RUNS, execute_plan, plan_spec
 
@@ -112,11 +136,11 @@ def submit(
             raise UserError(f"not submitted ({n} runs declined)", file=str(spec), key="sweep")
 
     registry = Registry()
-    plan = plan_spec(spec, set_, executor, force, registry, confirm=confirm)
+    plan = plan_spec(spec, set_, executor, force, registry, confirm=confirm, dry_run=dry_run)
     if plan.reaped and not as_json:
         _console().print(f"cleaned {len(plan.reaped)} run dir(s) left by killed submits: "
                          + ", ".join(str(o.path) for o in plan.reaped[:SHOWN]), markup=False, highlight=False)
-    if plan.skipped and not as_json:
+    if plan.skipped and not as_json and not dry_run:
         _console().print(f"{len(plan.skipped)} run(s) of this spec already exist and are not submitted again: "
                          + ", ".join(f"{r.run_id} ({r.state.lower()})" for r in plan.skipped[:SHOWN])
                          + (" ..." if len(plan.skipped) > SHOWN else ""), markup=False, highlight=False)
@@ -132,12 +156,27 @@ def submit(
                   + (f", job array(s) of {described['arrays']}" if described["arrays"] else ""))
         for item in described["runs"][:SHOWN]:
             res = item["resources"]
-            out.print(f"  {item['run_id']}  {item['name']}  [dim]{item['mode']}[/]")
+            seen = item.get("exists")
+            note = f"  [yellow]already submitted ({seen['state'].lower()}): not submitted again[/]" if seen else ""
+            out.print(f"  {escape(item['run_id'])}  {escape(item['name'])}  [dim]{item['mode']}[/]{note}")
             out.print(f"    {item['launch']}", markup=False, highlight=False)
             out.print(f"    nodes={res['nodes']} gpus/node={res['gpus_per_node']} cpus={res['cpus_per_task']} "
                       f"time={res['time'] or '-'} partition={res['partition'] or '-'}", markup=False)
         if len(described["runs"]) > SHOWN:
             out.print(f"  ... and {len(described['runs']) - SHOWN} more (--json lists every run)")
+        if plan.executor.name == "slurm":
+            from rcstudio.launch.partitions import misfit, query_partitions
+
+            partitions = query_partitions()
+            for prepared in plan.runs:
+                found = misfit(prepared.plan, partitions)
+                if found:
+                    out.print(f"[red]would be refused[/]: {prepared.run.run_id} {escape(found[1])} "
+                              f"({found[0]}); {escape(found[2])}")
+        if described["skipped"]:
+            n = len(described["skipped"])
+            out.print(f"{n} run(s) already submitted: `submit` would skip them (all of them: refuse), "
+                      "--force submits them again under new ids")
         out.print("nothing submitted; `rcstudio compile SPEC --out DIR` keeps the compiled files")
         return
     records = execute_plan(plan, registry)
@@ -200,7 +239,7 @@ def ls(
 
 
 def status(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or a unique run name."),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Show one run: state, job, times, paths, W&B reference."""
@@ -212,9 +251,14 @@ def status(
     Poller(registry).refresh([record])
     record = registry.get(record.run_id)
     job = registry.get_job(record.job_id) if record.job_id else None
-    logs = {"stdout": str(log_path(record, registry=registry)), "stderr": str(log_path(record, True, registry))}
+    logs = {"stdout": str(log_path(record, registry=registry)), "stderr": str(log_path(record, True, registry)),
+            "job": str(Path(record.run_dir) / "logs" / "run-job.log")}
+    from rcstudio.tracking.progress import read_progress
+
+    progress = read_progress(record.run_dir)
     if as_json:
-        echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs})
+        echo_json({"run": record.to_dict(), "job": job.__dict__ if job else None, "logs": logs,
+                   "progress": progress.__dict__ if progress else None})
         return
     rows = [
         ("run", record.run_id), ("name", record.name), ("experiment", record.experiment),
@@ -224,7 +268,8 @@ def status(
         ("ended", _when(record.ended_at)), ("runtime", _duration(record)),
         ("point", json.dumps(record.point, sort_keys=True) if record.point else "-"),
         ("tags", ", ".join(record.tags) or "-"), ("run dir", record.run_dir),
-        ("stdout", logs["stdout"]), ("stderr", logs["stderr"]),
+        ("progress", progress.line() if progress else "-"),
+        ("job log", logs["job"]), ("stdout", logs["stdout"]), ("stderr", logs["stderr"]),
         ("wandb", " ".join(f"{k}={v}" for k, v in record.wandb.items() if v) or "-"),
     ]
     from rich.table import Table
@@ -238,23 +283,41 @@ def status(
 
 
 def logs(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or a unique run name."),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
-    err: bool = typer.Option(False, "--err", help="The command's stderr instead of stdout."),
+    err: bool = typer.Option(False, "--err", help="The error streams (command stderr, scheduler .err) instead."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout: every log file with its text."),
 ) -> None:
-    """Print a run's log (the command's stdout, or stderr with --err)."""
+    """Print a run's output: job log, command stdout and scheduler output (--err: the error streams).
+
+    The job log is logs/run-job.log (every step and its outcome); the command's stdout is
+    logs/stdout.log (or the hetjob script's --output); the scheduler's files are submitit's
+    *_log.out / *_log.err, which hold a failure to start the command at all."""
     from rcstudio.launch import Poller, Registry
-    from rcstudio.launch.actions import follow as follow_file
-    from rcstudio.launch.actions import log_path
+    from rcstudio.launch.logs import follow as follow_files
+    from rcstudio.launch.logs import render, run_log_files, select
 
     registry = Registry()
     record = registry.get(run)
-    path = log_path(record, err, registry)
+    files = run_log_files(record, registry)
+    if as_json:
+        echo_json({"run_id": record.run_id, "state": record.state,
+                   "files": [f.to_dict() for f in files]})
+        return
+    chosen = select(files, err)
     if not follow:
-        if not path.exists():
-            raise UserError(f"no log yet at {path}", key="RUN",
-                            hint=f"the run is {record.state}; try again later or use --follow")
-        sys.stdout.write(path.read_text(errors="replace"))
+        text = render(chosen)
+        if not text:
+            other = render(select(files, not err))
+            if other:
+                note = "it wrote only to " + ("its output: drop --err" if err else "its error streams: add --err")
+            else:
+                note = f"the run is {record.state}" + ("" if record.finished else "; --follow waits for it")
+            sys.stderr.write(f"{record.run_id}: no {'error ' if err else ''}output ({note})\n")
+            return
+        sys.stdout.write(text)
+        if record.state == "FAILED" and not err and render(select(files, True)):
+            sys.stderr.write(f"(the run FAILED; `rcstudio logs {record.run_id} --err` shows its error output)\n")
         return
     poller = Poller(registry)
 
@@ -265,13 +328,16 @@ def logs(
             current = registry.get(record.run_id)
         return current.finished
 
-    for chunk in follow_file(path, done):
+    def discover():
+        return select(run_log_files(registry.get(record.run_id), registry), err)
+
+    for chunk in follow_files(chosen, done, discover=discover):
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
 
 def cancel(
-    runs: list[str] = typer.Argument(..., help="Run ids (or unique prefixes)."),
+    runs: list[str] = typer.Argument(..., help=RUNS_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Cancel runs (scancel for Slurm; a sweep's other array tasks keep running)."""
@@ -289,7 +355,7 @@ def cancel(
 
 
 def resubmit(
-    run: str = typer.Argument(..., help="Run id (or unique prefix) of a finished run."),
+    run: str = typer.Argument(..., help="A finished run: " + RUN_HELP, autocompletion=complete_run),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Submit a finished run again from its compiled directory (same run id, new job)."""
@@ -305,7 +371,7 @@ def resubmit(
 
 
 def export(
-    run: str = typer.Argument(..., help="Run id (or unique prefix)."),
+    run: str = typer.Argument(..., help=RUN_HELP, autocompletion=complete_run),
     dest: Path = typer.Argument(..., help="Directory to write (new or empty)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:

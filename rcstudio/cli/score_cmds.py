@@ -47,10 +47,11 @@ def _fmt(summary: dict) -> tuple[str, str]:
 
 
 def _print_table(payload: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from rcstudio.cli.common import console as make_console
+
+    console = make_console()
     head = (
         f"judge [bold]{payload['model']}[/]: {payload['items']} items, {payload['valid']} valid, "
         f"{payload['format_errors']} format errors  (matcher {payload['matcher']}, variant {payload['variant']}, "
@@ -182,11 +183,22 @@ def score(
                        kind=kind, endpoint=endpoint, model=matcher_model, api_key_env=api_key_env,
                        concurrency=concurrency, timeout_s=timeout_s, embedding_model=embedding_model,
                        thresholds=cut, matches_file=str(matches) if matches else None)
-        m = make_matcher(cfg, progress=not as_json)
-        try:
-            result = score_items(loaded.items, model, m, **common)  # type: ignore[arg-type]
-        finally:
-            m.close()
+        from rcstudio.cli.progress_ui import phases
+
+        with phases(enabled=not as_json) as ph:
+            m = make_matcher(cfg, progress=not as_json)
+            try:
+                if kind == "embedding":
+                    from rcstudio.rationale.matchers.embedding import load_model
+
+                    with ph.step(f"loading {cfg.embedding_model}"):
+                        load_model(cfg.embedding_model)
+                with ph.bar(f"matching {len(loaded.items)} items' reasons ({kind})") as advance:
+                    if hasattr(m, "on_progress"):
+                        m.on_progress = advance
+                    result = score_items(loaded.items, model, m, **common)  # type: ignore[arg-type]
+            finally:
+                m.close()
         loaded_skipped = loaded.skipped
         if loaded.skipped:
             result.skipped["bad record in data"] = len(loaded.skipped)

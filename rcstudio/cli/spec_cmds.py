@@ -30,9 +30,9 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented starter spec (a NeMo-Aligner GenRM training spec, or one extending a recipe)."""
+    from rcstudio.spec.keys import suggest
     from rcstudio.spec.load import load_spec
     from rcstudio.spec.recipes import find_recipe, list_recipes
-    from rcstudio.spec.keys import suggest
 
     if path.exists() and not force:
         raise UserError(f"{path} already exists", hint="pick another path or pass --force")
@@ -68,6 +68,13 @@ def init(
                + f"\nnext: rcstudio validate {path} && rcstudio compile {path} --out build")
 
 
+def error_dict(exc: UserError) -> dict:
+    """A UserError as JSON: message, file, line, key, hint (absent parts null)."""
+    loc = exc.location
+    return {"message": exc.message, "file": None if loc.file is None else str(loc.file), "line": loc.line,
+            "key": loc.key, "hint": exc.hint}
+
+
 def validate(
     spec: Path = typer.Argument(..., help="Spec file (TOML)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
@@ -77,18 +84,23 @@ def validate(
     from rcstudio.compile import check_runs, engine_for
     from rcstudio.spec import expand, load_spec
 
-    loaded = load_spec(spec, set_)
-    runs = expand(loaded)
-    check_runs(runs)
-    warnings: list[str] = []
-    for run in runs:
-        engine = engine_for(run)
-        if engine is not None:
-            for warning in engine.warnings(run):
-                if warning not in warnings:
-                    warnings.append(warning)
-    for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+    try:
+        loaded = load_spec(spec, set_)
+        runs = expand(loaded)
+        check_runs(runs)
+        warnings: list[str] = []
+        for run in runs:
+            engine = engine_for(run)
+            if engine is not None:
+                for warning in engine.warnings(run):
+                    if warning not in warnings:
+                        warnings.append(warning)
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+    except UserError as exc:
+        if as_json:  # one object on stdout for machines; the message still goes to stderr, exit 2
+            echo_json({"ok": False, "spec": str(spec), "errors": [error_dict(exc)]})
+        raise
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
                     "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs),
@@ -176,10 +188,10 @@ def recipes_show(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Print a recipe's TOML (or the merged result of its extends chain with --resolved)."""
+    from rcstudio.spec import toml_write
     from rcstudio.spec.keys import suggest
     from rcstudio.spec.load import Origins, load_tree
     from rcstudio.spec.recipes import find_recipe, list_recipes
-    from rcstudio.spec import toml_write
 
     path = find_recipe(name)
     if path is None:

@@ -50,15 +50,31 @@ def summarize(breakdowns: Sequence[RewardBreakdown]) -> dict[str, float]:
     counted = [b for b in breakdowns if not b.skipped]
     if not breakdowns:
         return out
+    matched = [b for b in counted if b.rc is not None]
     parts = {
         "reward/total": _mean([b.total for b in counted]),
         "reward/outcome": _mean([b.outcome for b in counted]),
-        "reward/rationale": _mean([b.rationale for b in counted]),
-        "reward/rc": _mean([b.rc for b in counted]),
-        "reward/ap": _mean([b.ap for b in counted]),
+        # every step, so the curves have no holes: the rationale term each completion received
+        # (0 when the matcher was not needed), and RC/AP over the completions that were matched
+        # (0 when none was: a step of format errors and wrong verdicts under the gated reward)
+        "reward/rationale": _mean([b.rationale or 0.0 for b in counted]) if counted else None,
+        "reward/rc": (_mean([b.rc for b in matched]) or 0.0) if counted else None,
+        "reward/ap": (_mean([b.ap for b in matched]) or 0.0) if counted else None,
         "reward/format_error_rate": sum(b.format_error for b in breakdowns) / len(breakdowns),
     }
     return {k: float(v) for k, v in parts.items() if v is not None}
+
+
+def logged_values(history: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(last value of each key, its mean over the run): what a results row shows, like W&B's
+    summary - not the last batch alone, which on a tiny judge is often all format errors."""
+    last: dict[str, float] = {}
+    sums: dict[str, list[float]] = {}
+    for stats in history:
+        for key, value in stats.items():
+            last[key] = value
+            sums.setdefault(key, []).append(value)
+    return last, {k: sum(v) / len(v) for k, v in sums.items()}
 
 
 @dataclass

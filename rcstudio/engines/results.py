@@ -71,9 +71,12 @@ def rows_for(run_dir: str | Path) -> list[ResultRow]:
                               items=_count(res.get("valid", res.get("items")))))
     train = _read(run_dir / "results" / "train_summary.json")
     if train:
-        last = train.get("last_rewards") or {}
+        # the mean over the run's steps when the job wrote it (a tiny judge's last batch is often all
+        # format errors: its zeros would read as "not computed"), else the last logged values
+        last = train.get("mean_rewards") or train.get("last_rewards") or {}
         last = last if isinstance(last, dict) else {}
-        rows.append(ResultRow(run_dir.name, f"train (step {train.get('global_step')})",
+        what = f"mean of {train['reward_steps']} steps" if train.get("mean_rewards") and train.get("reward_steps") else "last"
+        rows.append(ResultRow(run_dir.name, f"train (step {train.get('global_step')}, {what})",
                               oa=_num(last.get("reward/outcome")), rc=_num(last.get("reward/rc")),
                               ap=_num(last.get("reward/ap")), reward=_num(last.get("reward/total")),
                               format_errors=_num(last.get("reward/format_error_rate")),

@@ -285,6 +285,10 @@ class SlurmExecutor(Executor):
         for sub in subs:
             if sub.plan.mem:
                 mem_to_gb(sub.plan.mem)  # unreadable sizes fail before anything is submitted
+        if subs:  # a run no node can hold is refused with the partition's limits, before any sbatch
+            from rcstudio.launch.partitions import check_runs, query_partitions
+
+            check_runs(subs, query_partitions())
         refs: dict[int, JobRef] = {}
         groups: dict[tuple, list[int]] = {}
         for i, sub in enumerate(subs):

@@ -164,6 +164,25 @@ def read_state(path: str | Path) -> list[str]:
         return []
 
 
+def stopped_by_signal(signum: int) -> str:
+    """The line a job writes when its command was killed (a time limit, a cancel, preemption)."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return (f"rcstudio job: the command was stopped by {name} - a time limit (cluster.time), a cancel "
+            "or a preemption; raise cluster.time if the run needs longer\n")
+
+
+def start_failure(argv: tuple[str, ...], exc: OSError) -> str:
+    """The line a job writes to its stderr log when its command cannot even start."""
+    path = os.environ.get("PATH", "")
+    if isinstance(exc, FileNotFoundError):
+        return (f"rcstudio job: cannot start {argv[0]!r}: not found on the job's PATH ({path}); "
+                "install rcstudio where the job runs, or add `export PATH=...` to cluster.setup\n")
+    return f"rcstudio job: cannot start {argv[0]!r}: {exc}\n"
+
+
 @dataclass(frozen=True)
 class CommandTask:
     """Runs one argv in a run directory; what submitit pickles and the job executes.
@@ -208,9 +227,15 @@ class CommandTask:
             return 0
         Path(self.stdout).parent.mkdir(parents=True, exist_ok=True)
         with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
-            proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
-                list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
-            )
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - argv from the compiler, no shell
+                    list(self.argv), cwd=self.cwd, stdout=out, stderr=err, start_new_session=True
+                )
+            except OSError as exc:  # e.g. `rcstudio` not on the job's PATH: say so where `logs --err` looks
+                err.write(start_failure(self.argv, exc).encode())
+                if self.state_file:
+                    write_state(self.state_file, "FAILED 127")
+                return 127
             running.groups.add(proc.pid)
             if running.stopped:  # a stop arrived while it was starting
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -220,6 +245,8 @@ class CommandTask:
                 rc = proc.wait()
             finally:
                 running.groups.discard(proc.pid)
+            if rc < 0:  # killed by a signal: say so where `rcstudio logs --err` looks
+                err.write(stopped_by_signal(-rc).encode())
         if self.state_file and read_state(self.state_file)[:1] != ["CANCELLED"]:
             write_state(self.state_file, "COMPLETED" if rc == 0 else f"FAILED {rc}")
         return rc

@@ -358,10 +358,9 @@ class Registry:
         return conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
     def get(self, run_id_or_prefix: str) -> RunRecord:
-        """The run whose id is (or uniquely starts with) the argument; UserError otherwise.
-
-        A run's name (`genrm-additive-alpha0.8`) also works when it is unique.
-        """
+        """The run a user named: its id, a unique run name (`genrm-additive-alpha0.8`),
+        `experiment/name`, or a unique prefix of its id - tried in that order, so a unique name
+        keeps resolving when other runs' ids share its prefix. UserError otherwise."""
         key = run_id_or_prefix.strip()
         if not key:
             raise UserError("empty run id", hint="`rcstudio ls` lists run ids")
@@ -369,24 +368,29 @@ class Registry:
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (key,)).fetchone()
             if row is not None:
                 return _row_to_run(row)
-            escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = conn.execute(
-                "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 6",
-                (escaped + "%",),
-            ).fetchall()
-            if not rows:
+            rows = conn.execute("SELECT * FROM runs WHERE name = ? ORDER BY created_at LIMIT 6", (key,)).fetchall()
+            if not rows and "/" in key:
+                experiment, _, name = key.partition("/")
                 rows = conn.execute(
-                    "SELECT * FROM runs WHERE name = ? ORDER BY created_at LIMIT 6", (key,)
+                    "SELECT * FROM runs WHERE experiment = ? AND (name = ? OR run_id = ?) ORDER BY created_at LIMIT 6",
+                    (experiment, name, name),
+                ).fetchall()
+            if not rows:
+                escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                rows = conn.execute(
+                    "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 6",
+                    (escaped + "%",),
                 ).fetchall()
         if len(rows) == 1:
             return _row_to_run(rows[0])
         if not rows:
-            raise UserError(f"no run matches {key!r}", key="RUN", hint="`rcstudio ls` lists run ids")
-        shown = ", ".join(r["run_id"] for r in rows[:5])
+            raise UserError(f"no run matches {key!r}", key="RUN",
+                            hint="name a run by id, unique name or EXPERIMENT/NAME; `rcstudio ls` lists them")
+        shown = ", ".join(f"{r['run_id']} ({r['experiment']}/{r['name']})" for r in rows[:5])
         raise UserError(
             f"{key!r} is ambiguous: it matches {shown}{' ...' if len(rows) > 5 else ''}",
             key="RUN",
-            hint="give more characters of the run id",
+            hint="give the run id (or more of its characters)",
         )
 
     def find(self, run_id: str) -> RunRecord | None:

@@ -45,6 +45,7 @@ class PreparedRun:
     run_dir: Path
     plan: LaunchPlan
     created: bool  # this call created run_dir (remove it on failure)
+    existing: Any = None  # dry run only: the registered run this one duplicates (compiled aside)
 
     @property
     def submission(self) -> Submission:
@@ -61,9 +62,12 @@ class SubmissionPlan:
     skipped: list[RunRecord] = field(default_factory=list)  # runs of this spec already registered
     registry: Registry | None = None  # holds this plan's claims until execute_plan records the runs
     reaped: list[Any] = field(default_factory=list)  # orphan dirs of killed submits cleaned first
+    scratch: Path | None = None  # dry run: where runs already registered were compiled, removed by discard()
 
     def discard(self) -> None:
-        """Remove the run directories this plan created and release its claims."""
+        """Remove the run directories this plan created (and a dry run's scratch folder); release its claims."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         parents = set()
         for prepared in self.runs:
             if prepared.created:
@@ -90,9 +94,13 @@ class SubmissionPlan:
                 launch = shlex.join(p.plan.argv)
             else:
                 launch = shlex.join(["sbatch", "--parsable", str(p.plan.script)])
+            run_dir = str(p.run_dir)
+            if p.existing is not None:  # compiled aside: show the registered run's directory
+                launch, run_dir = launch.replace(str(p.run_dir), p.existing.run_dir), p.existing.run_dir
             items.append({
-                "run_id": p.run.run_id, "name": p.run.name, "point": p.run.point, "run_dir": str(p.run_dir),
+                "run_id": p.run.run_id, "name": p.run.name, "point": p.run.point, "run_dir": run_dir,
                 "mode": p.plan.mode, "launch": launch,
+                "exists": None if p.existing is None else {"run_id": p.existing.run_id, "state": p.existing.state},
                 "resources": {k: getattr(p.plan, k) for k in ("nodes", "gpus_per_node", "cpus_per_task",
                                                                "mem", "time", "partition", "account", "qos")},
             })
@@ -146,12 +154,14 @@ def plan_spec(
     force: bool = False,
     registry: Registry | None = None,
     confirm: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> SubmissionPlan:
     """Load, expand and compile a spec into its run directories (nothing submitted, no row).
 
     `confirm(n)` is called with the number of new runs before anything is written; it raises to
-    refuse (the CLI asks above CONFIRM_RUNS runs unless --yes).
-    """
+    refuse (the CLI asks above CONFIRM_RUNS runs unless --yes). `dry_run`: a spec already submitted
+    is not refused; its registered runs stay in the plan, marked `existing` and compiled into a
+    scratch folder (their run dirs are never touched, their ids never claimed)."""
     from rcstudio.compile import compile_run
     from rcstudio.spec import expand, load_spec
 
@@ -162,12 +172,13 @@ def plan_spec(
     # Duplicates first: nothing is compiled for a spec that is already registered. A spec that adds
     # runs to registered ones (a new sweep point, an enabled variant) submits only the new runs.
     skipped: list[RunRecord] = []
+    existing_of: dict[str, RunRecord] = {}  # dry run: run id -> the registered run it duplicates
     if not force:
         taken = registry.existing([r.run_id for r in runs], [r.spec_hash for r in runs])
         if taken:
             by_key = {t.run_id: t for t in taken} | {t.spec_hash: t for t in taken}
             old = [r for r in runs if r.run_id in by_key or r.spec_hash in by_key]
-            if len(old) == len(runs):
+            if len(old) == len(runs) and not dry_run:
                 run = old[0]
                 existing = by_key.get(run.run_id) or by_key[run.spec_hash]
                 more = f" and {len(old) - 1} more run(s) of this spec" if len(old) > 1 else ""
@@ -178,9 +189,12 @@ def plan_spec(
                          f"{existing.run_id}` to rerun that run",
                 )
             skipped = [by_key.get(r.run_id) or by_key[r.spec_hash] for r in old]
-            runs = [r for r in runs if r not in old]
+            if not dry_run:
+                runs = [r for r in runs if r not in old]
+            else:
+                existing_of = {r.run_id: by_key.get(r.run_id) or by_key[r.spec_hash] for r in old}
     if confirm is not None and runs:
-        confirm(len(runs))
+        confirm(len(runs) - len(existing_of))
     if isinstance(executor, Executor):
         chosen = executor
     else:
@@ -194,11 +208,19 @@ def plan_spec(
     try:
         for run in runs:
             parent = root / run.spec.experiment.name
-            run = _claim(run, parent, force, registry, Path(path))
-            run_dir = parent / run.run_id
+            existing = existing_of.get(run.run_id)
+            if existing is not None:  # dry run of a registered run: compiled aside, never claimed
+                if plan.scratch is None:
+                    import tempfile
+
+                    plan.scratch = Path(tempfile.mkdtemp(prefix="rcstudio-dry-run-"))
+                run_dir = plan.scratch / run.spec.experiment.name / run.run_id
+            else:
+                run = _claim(run, parent, force, registry, Path(path))
+                run_dir = parent / run.run_id
             from rcstudio.compile.plan import LaunchPlan
 
-            prepared = PreparedRun(run, run_dir, LaunchPlan(), True)
+            prepared = PreparedRun(run, run_dir, LaunchPlan(), existing is None, existing)
             plan.runs.append(prepared)
             # The claim makes this dir ours: anything in it was left by a killed submit (adopted).
             if run_dir.exists():

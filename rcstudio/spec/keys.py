@@ -78,6 +78,19 @@ def moved(dotted: str) -> tuple[str, str] | None:
             f"write it under [{table}] as {field} = ...")
 
 
+def dotted_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every settable dotted key (`rl.lr`, `reward.matcher.kind`): what a typo is compared with."""
+    model = model or Spec
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        sub = _model_of(_strip_optional(info.annotation))
+        if sub is not None and _dict_value(_strip_optional(info.annotation)) is None:
+            out.extend(dotted_keys(sub, f"{prefix}{name}."))
+        else:
+            out.append(prefix + name)
+    return out
+
+
 def check_key(dotted: str, *, allow_tables: bool = False) -> tuple[str, str | None] | None:
     """(message, hint) saying why `dotted` is not a settable spec key, or None if it is.
 

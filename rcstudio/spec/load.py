@@ -240,8 +240,13 @@ def _set_variant_key(data: dict[str, Any], parts: tuple[str, ...], value: Any, t
         if not problem and parts[2] in RESERVED_KEYS:
             problem = ("a variant cannot set this key", None)
         if problem:
-            raise UserError(f"{problem[0]} (in --set {text})", file=OVERRIDE_FILE, key=dotted,
-                            hint=problem[1] or 'a variant sets spec keys, e.g. "judge.model"')
+            # a typo here is most likely `enabled` or a key the variant already sets: suggest from
+            # what a variant holds, not from the spec's top-level tables
+            own = ["enabled", *flatten_variant(variants[parts[1]])]
+            nearest = problem[1] if "." in inner else speckeys.suggest(inner, speckeys.dotted_keys())
+            hint = speckeys.suggest(inner, own) or nearest or problem[1]
+            raise UserError(f"variant {parts[1]!r}: {problem[0]} (in --set {text})", file=OVERRIDE_FILE,
+                            key=dotted, hint=hint or 'a variant sets `enabled` and spec keys, e.g. "judge.model"')
     variants[parts[1]] = flatten_variant(variants[parts[1]]) | {inner: value}
 
 

@@ -120,6 +120,16 @@ class Linker:
             found = linked.source.file_problems([base, base + "-rm"])
         return found
 
+    def summary(self, record: Any) -> dict[str, Any]:
+        """Every summary value of the run's W&B runs (the actor's win over the reward server's)."""
+        linked = self.link(record)
+        out: dict[str, Any] = {}
+        if linked.source is None:
+            return out
+        for ref in reversed(linked.refs):
+            out.update(linked.source.summary(ref))
+        return out
+
     def history(self, record: Any, keys: list[str], samples: int | None = None) -> dict[str, Series]:
         """Each key's history from whichever of the grouped runs logged it."""
         linked = self.link(record)

@@ -19,7 +19,13 @@ from textual.widgets import Footer, Header, Input
 
 from rcstudio.tui.backend import SLOW_S, Backend, Snapshot
 from rcstudio.tui.data import SORT_KEYS, RunRow, all_tags, filter_rows, sort_rows
-from rcstudio.tui.screens import CompareScreen, ConfirmScreen, HelpScreen, RunScreen, binding_lines
+from rcstudio.tui.screens import (
+    CompareScreen,
+    ConfirmScreen,
+    HelpScreen,
+    RunScreen,
+    screen_help,
+)
 from rcstudio.tui.widgets import RunsTable, StatusBar
 
 
@@ -50,29 +56,37 @@ class RcStudioApp(App[None]):
     #filter.-visible { display: block; }
     RunsTable { height: 1fr; }
     """
-    BINDINGS = [
+    BINDINGS = [  # the runs list's keys: the footer and `?` both come from this table
         Binding("q", "quit", "Quit"),
+        Binding("enter", "open", "Open run"),
+        Binding("space", "mark", "Mark", key_display="space"),
+        Binding("v", "compare", "Compare marked"),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("e", "toggle_group", "Group by experiment"),
         Binding("t", "next_tag", "Tag filter"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
-        Binding("enter", "open", "Open", show=False),
-        Binding("space", "mark", "Mark", show=False),
-        Binding("v", "compare", "Compare marked"),
         Binding("c", "cancel_run", "Cancel"),
         Binding("r", "resubmit_run", "Resubmit"),
-        Binding("g", "refresh", "Refresh"),
+        Binding("g", "refresh", "Refresh", show=False),
         Binding("m", "more", "More rows", show=False),
+        Binding("p", "screenshot", "Screenshot", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
+    # actions that only mean something on the runs list: off (and out of the footer) elsewhere,
+    # so Enter on a run screen never stacks another copy of it
+    LIST_ONLY = frozenset({"open", "mark", "compare", "filter", "toggle_group", "next_tag", "next_sort",
+                           "reverse_sort", "refresh", "more", "help"})
 
     def __init__(
         self,
         backend: Backend | None = None,
         refresh_s: float = 5.0,
         clock: Callable[[], float] = time.time,
+        screenshot_dir: str | None = None,
     ) -> None:
         super().__init__()
+        self.screenshot_dir = screenshot_dir
         self.backend = backend or Backend()
         self.refresh_s = refresh_s
         self.clock = clock
@@ -92,6 +106,36 @@ class RcStudioApp(App[None]):
         yield RunsTable(id="runs")
         yield StatusBar("", id="status")
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """List-only keys work on the runs list only; cancel/resubmit also on a run screen."""
+        on_list = len(self.screen_stack) <= 1
+        if action in self.LIST_ONLY:
+            return on_list
+        if action in ("cancel_run", "resubmit_run"):
+            return on_list or isinstance(self.screen, RunScreen)
+        return True
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen under RCSTUDIO_HOME/screenshots (or the given folder), created
+        when missing: works on a headless box with no ~/Downloads (Textual's default)."""
+        from pathlib import Path
+
+        from rcstudio.paths import home
+
+        folder = Path(path or self.screenshot_dir or home() / "screenshots").expanduser()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {exc}", severity="error")
+            return None
+        self.notify(f"screenshot saved: {saved}")
+        return saved
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        self.deliver_screenshot(filename, path)
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
@@ -231,8 +275,15 @@ class RcStudioApp(App[None]):
     def action_mark(self) -> None:
         self.query_one(RunsTable).action_toggle_mark()
 
+    def action_toggle_group(self) -> None:
+        table = self.query_one(RunsTable)
+        table.grouped = not table.grouped
+        self.redraw()
+
     # -- screens ---------------------------------------------------------------------------
     def action_open(self) -> None:
+        if len(self.screen_stack) > 1:  # only the runs list opens runs
+            return
         rec = self.current
         if rec is None:
             return
@@ -256,8 +307,7 @@ class RcStudioApp(App[None]):
             self.push_screen(CompareScreen(self.backend, records))
 
     def action_help(self) -> None:
-        lines = binding_lines(self.BINDINGS) + [("space", "Mark / unmark for compare"), ("enter", "Open run")]
-        self.push_screen(HelpScreen(lines))
+        self.push_screen(HelpScreen(screen_help(self.BINDINGS)))
 
     # -- actions with confirmation ---------------------------------------------------------
     def _confirm_then(self, verb: str, fn: Callable[[Any], str]) -> None:
@@ -292,10 +342,10 @@ class RcStudioApp(App[None]):
             self.refresh_runs()
 
 
-def run_tui(runs_root: str | None = None, refresh_s: float = 5.0) -> None:
+def run_tui(runs_root: str | None = None, refresh_s: float = 5.0, screenshot_dir: str | None = None) -> None:
     """Entry point of `rcstudio tui`."""
     import os
 
     if runs_root:
         os.environ["RCSTUDIO_RUNS"] = str(runs_root)
-    RcStudioApp(refresh_s=refresh_s).run()
+    RcStudioApp(refresh_s=refresh_s, screenshot_dir=screenshot_dir).run()

@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 SLOW_S = 2.0
 
 
+def human_size(size: int) -> str:
+    """`532 B`, `4.1 KiB`, `1.3 GiB`."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 @dataclass
 class Health:
     """How the last refresh went, part by part: `ok`, `slow (2.3s)` or `unreachable: ...`."""
@@ -130,6 +140,9 @@ class Backend:
                 except Exception as exc:  # noqa: BLE001 - one bad run must not blank the table
                     error = exc
                     continue
+                if row.record.kind == "eval" and row.record.finished and not any(k.startswith("eval/") for k in latest):
+                    latest.update(self._eval_results(row.record))  # W&B disabled or not synced: the results file
+                    latest["_final"] = True
                 if row.record.finished and latest.get("_wandb_state") not in (None, "running"):
                     latest["_final"] = True
                 self._metric_cache[row.run_id] = latest
@@ -153,18 +166,55 @@ class Backend:
             return f"# no resolved spec: {exc}"
 
     def artifacts(self, record: Any) -> list[str]:
+        """What the run wrote, by kind, with sizes: results and plots, checkpoints (one line per
+        checkpoint directory), logs, compiled files, W&B files."""
         root = Path(record.run_dir)
-        compiled = root / "compiled"
-        if not compiled.is_dir():
+        if not root.is_dir():
             return []
-        return [str(p.relative_to(root)) for p in sorted(compiled.rglob("*")) if p.is_file()]
+        sections: list[tuple[str, list[tuple[str, int]]]] = []
+
+        def files(sub: str, pattern: str = "*") -> list[tuple[str, int]]:
+            base = root / sub
+            if not base.is_dir():
+                return []
+            return [(str(p.relative_to(root)), p.stat().st_size) for p in sorted(base.rglob(pattern)) if p.is_file()]
+
+        results = files("results")
+        plots = [f for f in results if f[0].endswith((".png", ".pdf", ".svg"))]
+        sections.append(("results", [f for f in results if f not in plots]))
+        sections.append(("plots", plots))
+        checkpoints = []
+        ckpt_root = root / "checkpoints"
+        if ckpt_root.is_dir():
+            for d in sorted(ckpt_root.iterdir()):
+                size = sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) if d.is_dir() else d.stat().st_size
+                checkpoints.append((str(d.relative_to(root)) + ("/" if d.is_dir() else ""), size))
+        sections.append(("checkpoints", checkpoints))
+        sections.append(("model", files("model")))
+        sections.append(("logs", files("logs")))
+        sections.append(("compiled", files("compiled") + [(n, (root / n).stat().st_size) for n in
+                                                           ("spec.resolved.toml", "launch.json", "submission.json")
+                                                           if (root / n).is_file()]))
+        wandb = files("wandb", "*.wandb")
+        sections.append(("wandb", wandb))
+        lines: list[str] = []
+        for title, entries in sections:
+            if not entries:
+                continue
+            lines.append(f"{title} ({len(entries)}, {human_size(sum(s for _, s in entries))})")
+            width = max(len(n) for n, _ in entries)
+            lines.extend(f"  {name.ljust(width)}  {human_size(size):>9}" for name, size in entries)
+        return lines
+
+    def run_logs(self, record: Any) -> list[Any]:
+        """The run's output files in reading order (`launch.logs.run_log_files`, as `rcstudio logs`)."""
+        from rcstudio.launch.logs import run_log_files
+
+        return run_log_files(record, self.registry)
 
     def log_files(self, record: Any) -> list[Path]:
-        """Logs of a run: submitit's and the run dir's `logs/`, newest last."""
-        root = Path(record.run_dir)
-        found = {p for pattern in ("logs/**/*.out", "logs/**/*.err", "logs/**/*.log", "logs/*")
-                 for p in root.glob(pattern) if p.is_file()}
-        return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+        """Paths of the run's output files that exist, in reading order."""
+        return [f.path for f in self.run_logs(record) if f.path.is_file()]
 
     def jobs(self, record: Any) -> list[tuple[str, str]]:
         """(scheduler id, state) of the run's job and array siblings."""
@@ -175,6 +225,60 @@ class Backend:
 
     def history(self, record: Any, keys: list[str], samples: int | None) -> dict[str, Any]:
         return self.linker.history(record, keys, samples)
+
+    def final_values(self, record: Any, keys: list[str]) -> dict[str, Any]:
+        """Each key's final value as a one-point Series (W&B summary, else the eval results file)."""
+        import numpy as np
+
+        from rcstudio.tracking.source import Series
+
+        values = self._summary(record)
+        return {k: Series(k, np.array([0.0]), np.array([float(values[k])])) for k in keys if k in values}
+
+    def metric_keys(self, record: Any) -> list[str]:
+        """Every numeric key the run has (W&B summary and eval results): what compare can offer."""
+        from rcstudio.tracking.compare import numeric_keys
+
+        return numeric_keys(self._summary(record))
+
+    @staticmethod
+    def _eval_results(record: Any) -> dict[str, Any]:
+        from rcstudio.tui.results import eval_metrics
+
+        return eval_metrics(record.run_dir)
+
+    def _summary(self, record: Any) -> dict[str, Any]:
+        from rcstudio.tui.results import eval_metrics
+
+        out: dict[str, Any] = dict(eval_metrics(record.run_dir))
+        out.update(self.linker.summary(record))
+        return {k: v for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    def sweep_runs(self, record: Any) -> list[Any]:
+        """The runs of the record's experiment (its sweep points and anything else there)."""
+        return self.registry.list_runs(experiment=record.experiment)
+
+    def sweep_series(self, records: list[Any], key: str, metrics: list[str]) -> list[tuple[str, Any]]:
+        """Per metric, (swept value, final value) over the runs that have it, by swept value."""
+        import numpy as np
+
+        from rcstudio.tracking.source import Series
+
+        points: dict[str, list[tuple[float, float]]] = {m: [] for m in metrics}
+        for rec in records:
+            try:
+                values = self._summary(rec)
+            except Exception:  # noqa: BLE001 - one unreadable run drops out of the view
+                continue
+            for metric in metrics:
+                if metric in values:
+                    points[metric].append((float(rec.point[key]), float(values[metric])))
+        out = []
+        for metric, pts in points.items():
+            if pts:
+                pts.sort()
+                out.append((metric, Series(metric, np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))))
+        return out
 
     # -- actions ---------------------------------------------------------------------------
     def cancel(self, record: Any) -> str:

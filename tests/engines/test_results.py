@@ -32,13 +32,19 @@ def test_rows_from_eval_and_training_results(tmp_path):
     assert [r.subject for r in rows] == ["evidence-judge", "surface-judge"]
     assert rows[0].rc == 0.858 and rows[0].rc_ci == (0.818, 0.888) and rows[1].oa == 0.775
     [train] = rows_for(tr)
-    assert train.subject == "train (step 2)" and train.reward == 0.25 and train.format_errors == 0.5
+    assert train.subject == "train (step 2, last)" and train.reward == 0.25 and train.format_errors == 0.5
+    (tr / "results" / "train_summary.json").write_text(json.dumps({
+        "global_step": 2, "prompts": 40, "reward_steps": 2,
+        "last_rewards": {"reward/total": 0.0, "reward/outcome": 0.0},
+        "mean_rewards": {"reward/total": 0.125, "reward/outcome": 0.5, "reward/rc": 0.31}}))
+    [train] = rows_for(tr)  # the run's means, not a last batch of format errors read as zeros
+    assert train.subject == "train (step 2, mean of 2 steps)" and train.reward == 0.125 and train.rc == 0.31
     assert rows_for(empty) == [] and results_table([empty]) is None
 
     console = Console(record=True, width=140)
     console.print(results_table([ev, tr, empty]))
     text = console.export_text()
-    assert "evidence-judge" in text and "0.858" in text and "[0.82, 0.89]" in text and "train (step 2)" in text
+    assert "evidence-judge" in text and "0.858" in text and "[0.82, 0.89]" in text and "train (step 2, mean of 2 steps)" in text
 
 
 def test_names_with_brackets_are_shown_as_written(tmp_path):

@@ -192,6 +192,14 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     assert all(0.0 <= v <= 1.0 for v in values)
     assert min(values) < 1.0, "the primed judge should produce some parseable judgments"
     assert "reward/rc" in keys  # parsed, right or wrong, the additive reward matched their reasons
+    every = run.history(["reward/rationale", "reward/rc", "reward/ap"])
+    for key in ("reward/rationale", "reward/rc", "reward/ap"):  # logged at every step, no holes
+        assert [int(x) for x in every[key].steps][:2] == [1, 2], key
+    written = json.loads((run_dir / "results" / "train_summary.json").read_text())
+    assert written["reward_steps"] >= 2 and "reward/rc" in written["mean_rewards"]
+    progress = json.loads((run_dir / "logs" / "progress.json").read_text())
+    assert progress["step"] == 2 and progress["total"] == 2 and progress["done"] and progress["items"] > 0
+    assert "progress: train step 2/2" in (run_dir / "logs" / "run-job.log").read_text()
 
     # preempted/requeued job: same run dir, more steps -> continues from checkpoint-2
     longer = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=3',

@@ -12,7 +12,7 @@ from launch_helpers import trivial_plan
 
 from rcstudio import paths
 from rcstudio.compile.plan import LaunchPlan
-from rcstudio.errors import JobFailed
+from rcstudio.errors import UserError
 from rcstudio.launch import Poller, submit_spec
 from rcstudio.launch.actions import cancel_run, resubmit_run
 from rcstudio.launch.executors import SlurmExecutor, Submission
@@ -131,10 +131,12 @@ def test_failing_job_is_failed_in_sacct_and_registry(write_spec, registry):
 
 
 def test_refused_submission_leaves_no_row(write_spec, registry):
-    """A real sbatch refusal (unknown partition): exit-1 error, no row, no run directory."""
+    """An unknown partition is refused before sbatch (the cluster's partitions from sinfo, in the
+    hint): a user error, no row, no run directory."""
     spec = write_spec("nopart", seeds=[0, 1], cluster_extra='partition = "no-such-partition"')
-    with pytest.raises(JobFailed, match="(?i)partition"):
+    with pytest.raises(UserError, match="no-such-partition") as info:
         submit_spec(spec, executor="slurm")
+    assert info.value.location.key == "cluster.partition" and "partition debug" in info.value.hint
     assert registry.list_runs() == []
     assert not (paths.runs_root() / "nopart").exists()
 

@@ -266,8 +266,10 @@ def test_set_overrides_a_quoted_variant_key(write):
 def test_set_on_a_bad_variant_key_says_why(write):
     path = write(MINIMAL + '\n[variants.v]\n"judge.model" = "a"\n')
     err = error_of(path, ['variants.v."judge.modle"=x'])
-    assert err.location.key == "variants.v.judge.modle" and err.hint == "did you mean model?"
+    # the variant's own keys come first: the hint is the dotted key to write
+    assert err.location.key == "variants.v.judge.modle" and err.hint == "did you mean judge.model?"
     assert err.location.file == "--set"
+    assert error_of(path, ["variants.v.enabld=true"]).hint == "did you mean enabled?"  # not a top-level table
     err = error_of(path, ['variants.v."sweep.grid"=x'])
     assert "variant cannot set" in err.message
     err = error_of(path, ["variants.v=1"])

@@ -72,3 +72,27 @@ def test_compare_user_errors(sweep):
     assert res.returncode == 2 and "does not exist" in res.stderr
     res = cli("compare", str(sweep[0.0]), "-m", "reward/total", "-o", "plot.gif")
     assert res.returncode == 2 and ".png" in res.stderr
+
+
+def test_compare_eval_result_and_run_lacking_the_key(sweep, tmp_path):
+    """A key one run lacks is listed, not fatal; eval results (final values) compare too; a key
+    no run has fails with the keys that exist."""
+    import json as _json
+
+    eval_dir = tmp_path / "evalrun"
+    (eval_dir / "results").mkdir(parents=True)
+    (eval_dir / "results" / "summary.json").write_text(_json.dumps({"metrics": {"eval/hs3_atomic/j/rc": 0.86}}))
+    write_run(eval_dir, "evalrun", alpha=0.5, steps=3)
+    png = tmp_path / "mixed.png"
+    res = cli("compare", str(sweep[0.0]), str(eval_dir), "-m", "eval/hs3_atomic/j/rc", "-m", "reward/total",
+              "-o", str(png), "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["missing"] == {"eval/hs3_atomic/j/rc": ["cmp-a0"]}
+    (final,) = [c for c in doc["curves"] if c["metric"] == "eval/hs3_atomic/j/rc"]
+    assert final["scalar"] is True and final["values"] == [0.86]
+    assert "reward/total" in doc["available"]["cmp-a0"] and png.read_bytes()[:4] == b"\x89PNG"
+    text = cli("compare", str(sweep[0.0]), str(eval_dir), "-m", "eval/hs3_atomic/j/rc")
+    assert text.returncode == 0 and "not in 1 run(s) for eval/hs3_atomic/j/rc: cmp-a0" in text.stderr
+    res = cli("compare", str(sweep[0.0]), "-m", "reward/totl")
+    assert res.returncode == 2 and "keys these runs have:" in res.stderr and "reward/total" in res.stderr

@@ -26,7 +26,7 @@ def metric_runs(tmp_path_factory) -> Path:
         (run_dir / "compiled").mkdir(parents=True)
         (run_dir / "logs").mkdir()
         (run_dir / "compiled" / "overrides.txt").write_text(f"++model.alpha={alpha}\n")
-        (run_dir / "logs" / "job.out").write_text("".join(f"step {s} reward {0.1 * s:.2f}\n" for s in range(30)))
+        (run_dir / "logs" / "stdout.log").write_text("".join(f"step {s} reward {0.1 * s:.2f}\n" for s in range(30)))
         (run_dir / "spec.resolved.toml").write_text(
             f'[experiment]\nname = "genrm-additive"\nkind = "genrm-train"\n\n[reward]\nform = "additive"\nalpha = {alpha}\n'
         )
@@ -78,3 +78,44 @@ def registry(metric_runs) -> Registry:
 @pytest.fixture
 def fixed_now() -> float:
     return T0 + 200
+
+
+def _metric(mean: float, low: float, high: float, n: int = 40) -> dict:
+    return {"mean": mean, "ci_low": low, "ci_high": high, "n": n}
+
+
+# the quickstart's two judges as its eval job writes them (results/summary.json, trimmed)
+QUICKSTART_JUDGES = {
+    "evidence-judge": {"items": 40, "valid": 40, "oa": _metric(0.775, 0.65, 0.9), "rc": _metric(0.857708, 0.824, 0.889),
+                       "precision": _metric(0.853021, 0.82, 0.886), "ap": _metric(0.862601, 0.828508, 0.89377),
+                       "reward": _metric(0.666, 0.53, 0.79)},
+    "surface-judge": {"items": 40, "valid": 40, "oa": _metric(0.775, 0.65, 0.9), "rc": _metric(0.221146, 0.183, 0.262),
+                      "precision": _metric(0.20125, 0.17, 0.24), "ap": _metric(0.197995, 0.16, 0.24),
+                      "reward": _metric(0.159, 0.11, 0.21)},
+}
+
+
+def add_eval_run(registry: Registry, root: Path) -> RunRecord:
+    """A completed quickstart-like eval run: results/summary.json, a job log, W&B disabled."""
+    import json
+
+    run_id = "quickstart-1c24b59e"
+    run_dir = root / "quickstart" / run_id
+    (run_dir / "results").mkdir(parents=True, exist_ok=True)
+    (run_dir / "logs").mkdir(exist_ok=True)
+    metrics = {f"eval/hs3_atomic/{j}/{m}": v[m]["mean"] for j, v in QUICKSTART_JUDGES.items()
+               for m in ("oa", "rc", "precision", "ap")}
+    (run_dir / "results" / "summary.json").write_text(json.dumps(
+        {"run_id": run_id, "benchmarks": {"hs3-atomic": QUICKSTART_JUDGES}, "metrics": metrics}))
+    (run_dir / "results" / "rc_vs_oa.png").write_bytes(b"\x89PNG" + b"0" * 2000)
+    (run_dir / "logs" / "run-job.log").write_text(
+        f"2026-11-30 15:21:06,198 INFO run-job {run_id}: step eval -> rcstudio.evals.job.run_eval_job\n"
+        f"2026-11-30 15:21:25,774 INFO run-job {run_id}: step eval done in 19.6 s\n")
+    (run_dir / "spec.resolved.toml").write_text('[experiment]\nname = "quickstart"\nkind = "eval"\n')
+    record = RunRecord(
+        run_id=run_id, name="quickstart", experiment="quickstart", kind="eval", engine="", executor="local",
+        state="COMPLETED", created_at=T0 + 10, updated_at=T0 + 40, started_at=T0 + 11, ended_at=T0 + 34,
+        run_dir=str(run_dir), spec_hash="q1", point={}, tags=["quickstart"], wandb={"mode": "disabled"},
+    )
+    registry.add_runs([record])
+    return record

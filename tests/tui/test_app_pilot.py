@@ -28,7 +28,7 @@ async def loaded(app, pilot, count: int = 1) -> None:
 
 def shown(app) -> list[str]:
     table = app.query_one(RunsTable)
-    return [table.get_row_at(i)[1] for i in range(table.row_count)]
+    return [table.cell(i, "name") for i in range(table.row_count)]
 
 
 async def test_table_shows_runs_with_metrics(registry):
@@ -37,11 +37,11 @@ async def test_table_shows_runs_with_metrics(registry):
         await loaded(app, pilot)
         assert shown(app) == [f"genrm-additive-alpha{a}" for a in ("1", "0.8", "0.5", "0")]
         table = app.query_one(RunsTable)
-        row = table.get_row_at(1)  # alpha 0.8: metrics from the offline W&B run
-        assert row[4] == "alpha=0.8" and str(row[6]) == "FAILED"
-        assert row[8] != "-" and row[10].startswith("judgebench/micro=68")
-        pending = table.get_row_at(0)
-        assert pending[7] == "-"  # never started: no elapsed time
+        # alpha 0.8: metrics from the offline W&B run; the swept key is a column of its own
+        assert table.cell(1, "point:reward.alpha") == "0.8" and table.cell(1, "state") == "FAILED"
+        assert table.cell(1, "run_id") == "genrm-additive-00000002"
+        assert table.cell(1, "reward/total") != "-" and table.cell(1, "eval").startswith("judgebench/micro=68")
+        assert table.cell(0, "elapsed") == "-"  # never started: no elapsed time
         assert "scheduler: ok" in str(app.query_one("#status").render())
 
 

@@ -54,14 +54,18 @@ def test_tui_in_tmux(registry, rcstudio_home):
         assert _tmux("display", "-p", "-t", session, "#{window_width}x#{window_height}").strip() == "160x45"
         screen = _wait_for(session, "4/4 runs")
         assert "genrm-additive-alpha0.8" in screen
-        assert "alpha=0.5" in screen and "RUNNING" in screen
+        assert " alpha " in screen and "RUNNING" in screen  # the swept key is a column
         _tmux("send-keys", "-t", session, "/")
         _wait_for(session, "filter: words")  # the filter box is open
         _tmux("send-keys", "-t", session, "-l", "state:failed")
         _tmux("send-keys", "-t", session, "Enter")
         screen = _wait_for(session, "1/4 runs")
         assert "genrm-additive-alpha0.8" in screen and "genrm-additive-alpha0.5" not in screen
-        _tmux("send-keys", "-t", session, "Enter")  # open the run
+        _tmux("send-keys", "-t", session, "Enter")  # open the run: a training run opens on its chart
+        _wait_for(session, "progress: step 39")
+        for _ in range(4):  # Tab walks the tabs: chart -> sweep -> logs -> artifacts -> spec
+            _tmux("send-keys", "-t", session, "Tab")
+            time.sleep(0.3)
         screen = _wait_for(session, "alpha = 0.8")
         assert "Artifacts" in screen
         _tmux("send-keys", "-t", session, "?")

@@ -142,8 +142,13 @@ def resolve_model(spec: Spec, rows: list[dict[str, Any]], run_dir: Path, items: 
 
     model = spec.judge.model
     if is_tiny(model):
+        from rcstudio.tracking.progress import Progress
+
         examples = priming_examples(list(items), rows)
-        return str(build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model", examples))
+        progress = Progress(run_dir, None, phase="prime", items_unit="examples")  # logs/progress.json meanwhile
+        built = build_tiny_model(model, (r["prompt"] for r in rows), run_dir / "model", examples,
+                                 on_step=lambda done, total: progress.update(done, items=done, total=total))
+        return str(built)
     return model
 
 
@@ -205,7 +210,8 @@ class _Preemption:
         self.requested = True
 
 
-def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
+def _callbacks(wandb_run: Any, preemption: _Preemption, progress: Any = None, rollouts_per_step: int = 0,
+               reward: Any = None) -> list[Any]:
     from transformers import TrainerCallback
 
     class SharedMetrics(TrainerCallback):
@@ -224,7 +230,18 @@ def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
                 control.should_training_stop = True
             return control
 
-    return [SharedMetrics(), StopOnSignal()]
+    class ReportProgress(TrainerCallback):
+        """Step / total, rollouts, rate and the last rewards into logs/progress.json and the job log
+        (rcstudio.tracking.progress): what `submit --wait`, `rcstudio logs` and the TUI show."""
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if progress is not None and state.is_world_process_zero:
+                last = reward.history[-1] if reward is not None and reward.history else {}
+                shown = " ".join(f"{k.split('/')[-1]}={last[k]:.3f}" for k in ("reward/total", "reward/rc") if k in last)
+                progress.update(state.global_step, items=state.global_step * rollouts_per_step,
+                                total=state.max_steps or None, message=shown)
+
+    return [SharedMetrics(), StopOnSignal(), ReportProgress()]
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -243,7 +260,7 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
 
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
-    from rcstudio.engines.grpo_reward import HybridReward
+    from rcstudio.engines.grpo_reward import HybridReward, logged_values
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
@@ -283,6 +300,10 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
                  else NoopRun(run_id, spec.experiment.name, {}))
     preemption = _Preemption()
     preemption.install()
+    from rcstudio.tracking.progress import Progress
+
+    progress = Progress(run_dir, config.max_steps if config.max_steps > 0 else None, phase="train",
+                        items_unit="rollouts") if rank == 0 else None
     try:
         trainer = GRPOTrainer(
             model=model,
@@ -290,7 +311,9 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
             args=config,
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
-            callbacks=_callbacks(wandb_run, preemption),
+            # one optimizer step consumes mini_batch_size x rollouts_per_prompt completions (batch_layout)
+            callbacks=_callbacks(wandb_run, preemption, progress,
+                                 spec.rl.mini_batch_size * spec.rl.rollouts_per_prompt, reward),
         )
         if resume:
             log.info("resuming from %s", resume)
@@ -310,7 +333,9 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
             "train_loss": float(output.training_loss) if output.training_loss is not None else None,
             "prompts": len(rows),
             "dropped_long_prompts": dropped,
-            "last_rewards": reward.history[-1] if reward.history else {},
+            "last_rewards": logged_values(reward.history)[0],  # last value logged per key (W&B summary)
+            "mean_rewards": logged_values(reward.history)[1],  # mean over the run's steps
+            "reward_steps": len(reward.history),
             "checkpoint": last_checkpoint(ckpt_dir),
             "seconds": round(time.time() - started, 2),
             "device": "cuda" if cuda else "cpu",
@@ -326,6 +351,8 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
         out = run_dir / "results" / "train_summary.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        if progress is not None:
+            progress.finish("" if not preemption.requested else "stopped by a signal")
     if preemption.requested:
         # not a success: the requeued job (or `rcstudio resubmit RUN`) resumes from this checkpoint
         raise JobFailed(f"stopped by a signal at step {summary['global_step']}; checkpoint saved in "

@@ -122,6 +122,7 @@ class EmbeddingMatcher(BaseMatcher):
         self.match_s = 0.0
         self.sentences = 0
         self.items = 0
+        self.on_progress: Any = None  # (sentences embedded, sentences to embed) after each chunk (CLI bars)
 
     def _embed(self, sentences: list[str]) -> None:
         new = [s for s in dict.fromkeys(sentences) if s not in self._vectors]
@@ -133,13 +134,19 @@ class EmbeddingMatcher(BaseMatcher):
         before = torch.get_num_threads()
         threads = self.threads or encode_threads()
         start = time.perf_counter()
+        chunk = len(new) if self.on_progress is None else max(self.batch_size, 4 * self.batch_size)
+        parts = []
         try:
             torch.set_num_threads(threads)
-            vecs = model.encode(
-                new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
+            for at in range(0, len(new), chunk):  # chunks only to report progress; same batches inside
+                parts.append(np.asarray(model.encode(
+                    new[at:at + chunk], batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                    show_progress_bar=False), dtype=np.float32))
+                if self.on_progress is not None:
+                    self.on_progress(min(at + chunk, len(new)), len(new))
         finally:
             torch.set_num_threads(before)
+        vecs = np.concatenate(parts) if len(parts) > 1 else parts[0]
         self.embed_s += time.perf_counter() - start
         self.sentences += len(new)
         self._vectors.update(zip(new, np.asarray(vecs, dtype=np.float32)))
