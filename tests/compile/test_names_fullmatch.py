@@ -16,7 +16,8 @@ BASE = """
 name = {name}
 
 [judge]
-checkpoint = "/ckpt/qwen3-14b.nemo"
+model = "meta-llama/Llama-3.1-8B-Instruct"  # a base NeMo-Aligner v0.7.0 trains
+checkpoint = "/ckpt/llama-3.1-8b.nemo"
 """
 
 
@@ -34,7 +35,7 @@ def test_bad_names_are_refused_with_the_key(name, compile_spec):
 
 @pytest.mark.parametrize("name", ["a", "x" * NAME_MAX, "run_1.2-b", "9lives", "_u"])
 def test_accepted_names_compile_to_scripts_bash_accepts(name, compile_spec):
-    spec = BASE.format(name=json.dumps(name)) + f'[variants.{json.dumps(name)}]\nenabled = true\n"judge.model" = "m"\n'
+    spec = BASE.format(name=json.dumps(name)) + f'[variants.{json.dumps(name)}]\nenabled = true\n"judge.checkpoint" = "/ckpt/other.nemo"\n'
     spec += '[cluster]\nsetup = ["export X=1"]\npartition = "gpu"\n'
     spec += '[sweep]\ngrid = { "rl.lr" = [1e-6, 2e-6] }\n'
     runs = compile_spec(spec)

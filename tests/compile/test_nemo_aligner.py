@@ -261,7 +261,7 @@ def _run_script(script: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def stub_rcstudio(monkeypatch):
     """Compile scripts that start `rcstudio` from PATH (the stub bin), not the real interpreter."""
-    import rcstudio.compile.nemo_aligner as na
+    import rcstudio.engines.nemo_aligner.compile as na
 
     monkeypatch.setattr(na, "rcstudio_shell", lambda: "rcstudio")
 

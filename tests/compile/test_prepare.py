@@ -252,5 +252,7 @@ def test_fewer_validation_prompts_than_a_batch_fail_in_prep(make_spec, tmp_path)
     spec = make_spec(records(12), extra='swap = "none"\n', val_items=1)
     na = spec.rl.nemo_aligner.model_copy(update={"rollout_micro_batch_size": 2})
     spec = spec.model_copy(update={"rl": spec.rl.model_copy(update={"nemo_aligner": na})})
+    from rcstudio.engines.nemo_aligner.prep import prepare_actor_data
+
     with pytest.raises(JobFailed, match="fewer than one validation rollout batch"):
-        prepare_data(tmp_path / "r", spec)
+        prepare_actor_data(tmp_path / "r", spec)
