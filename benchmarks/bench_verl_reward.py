@@ -165,7 +165,7 @@ def main() -> int:
     os.environ["RCSTUDIO_HOME"] = str(args.out / "home")  # the LLM cache of this run only
 
     from rcstudio.testing.openai_stub import OpenAIStub
-    from rcstudio.testing.verl_rollouts import RewardRun
+    from rcstudio.engines.verl.rollouts import RewardRun
 
     n = args.prompts * args.rollouts
     ideal = math.ceil(n / args.concurrency) * args.latency

@@ -37,13 +37,11 @@ from typing import Any
 from rcstudio.errors import JobFailed
 from rcstudio.rationale.prompt import orders, swap_decision
 from rcstudio.rationale.schema import PairItem
+from rcstudio.serve.ground_truth import GROUND_TRUTH_FILE, TRAIN_FILE, VAL_FILE, prompt_sha  # the reader's format
 from rcstudio.spec.models import Spec
 
 __all__ = ["TrainingData", "TrainingPrompt", "orders", "prepare_data", "swap_decision", "training_prompts"]
 
-TRAIN_FILE = "train_prompts.jsonl"
-VAL_FILE = "val_prompts.jsonl"
-GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SUMMARY_FILE = "prepare_summary.json"
 VAL_FRACTION = 0.05  # data.val_items = 0: hold out 5% of the training items (at least one)
 ACTOR_OVERRIDES_FILE = "actor_overrides.txt"
@@ -56,10 +54,6 @@ class Prompt:
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
-def prompt_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class TrainingPrompt:
     """One GenRM training prompt: the judge prompt (before any engine's chat wrapping) and the

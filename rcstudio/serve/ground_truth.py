@@ -16,6 +16,7 @@ prompt + response, so the lookup must find which known prompt is a prefix of the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,8 +25,18 @@ from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from rcstudio.engines.prepare import GROUND_TRUTH_FILE, TRAIN_FILE, VAL_FILE, prompt_sha  # the writer's key
 from rcstudio.errors import UserError
+
+# The files the prepare step writes into `run_dir/data/` and this server reads (engines/prepare.py
+# writes them; the format is the reader's, so serve/ does not import engines/).
+TRAIN_FILE = "train_prompts.jsonl"
+VAL_FILE = "val_prompts.jsonl"
+GROUND_TRUTH_FILE = "ground_truth.jsonl"
+
+
+def prompt_sha(text: str) -> str:
+    """The key of a prompt's ground truth: sha256 of the exact prompt text the actor sees."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
 _LEN_MIX = np.uint64(0xC2B2AE3D27D4EB4F)

@@ -40,7 +40,7 @@ def test_parquet_loads_in_rlhfdataset_and_matches_the_shared_prep(verl_spec, ver
 
     # verl's own dataset class over the parquet, with the (ChatML) tokenizer the actor would use
     out = tmp_path / "dataset.json"
-    run_verl(verl_python, "-m", "rcstudio.testing.verl_rollouts", "dataset", "--parquet",
+    run_verl(verl_python, "-m", "rcstudio.engines.verl.rollouts", "dataset", "--parquet",
              str(verl_dir / "data" / "train.parquet"), "--tokenizer", str(chatml_tokenizer), "--out", str(out))
     items = json.loads(out.read_text())
     assert [it["text"] for it in items] == texts  # the rendered prompts equal the other engines' prompts

@@ -78,7 +78,7 @@ def test_reward_loop_manager_scores_equal_the_hybrid_reward(verl_spec, verl_pyth
         assert len(batch) == run.spec.rl.global_batch_size * run.spec.rl.rollouts_per_prompt  # one whole step
         (tmp_path / "rollouts.json").write_text(json.dumps([batch]))
         out = tmp_path / "scores.json"
-        run_verl(verl_python, "-m", "rcstudio.testing.verl_rollouts", "reward", "--run-dir", str(run_dir),
+        run_verl(verl_python, "-m", "rcstudio.engines.verl.rollouts", "reward", "--run-dir", str(run_dir),
                  "--rollouts", str(tmp_path / "rollouts.json"), "--out", str(out), "--num-cpus", "2")
         calls_through_verl = stub.calls
         got = json.loads(out.read_text())[0]

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from rcstudio.compile import hydra_values as hv
+from rcstudio.engines import hydra_values as hv
 from rcstudio.engines.verl import VERL_VERSION
 from rcstudio.engines.verl.mapping import CONFIG_NAME, Item, model_path, override_items
 from rcstudio.engines.verl.settings import VerlSettings, settings_from

@@ -17,7 +17,7 @@ from rcstudio.engines.verl.settings import Settings
 from rcstudio.spec.models import SpecConflict
 
 if TYPE_CHECKING:
-    from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.engines.plan import LaunchPlan
     from rcstudio.spec.models import Spec
     from rcstudio.spec.sweep import RunSpec
 
@@ -60,7 +60,7 @@ class Engine(base.Engine[Settings]):
         return training_rows(work_dir, spec)
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
-        from rcstudio.compile.plan import LaunchPlan, cluster_fields
+        from rcstudio.engines.plan import LaunchPlan, cluster_fields
         from rcstudio.engines.verl.compile import artifacts
 
         files, fields = artifacts(run, Path(run_dir))

@@ -5,8 +5,8 @@
 non-tensor fields); `RewardRun` composes the run's compiled overrides with verl's configs (as
 `main_ppo` would), starts a small local Ray and scores batches. CLI (JSON in, JSON out)::
 
-    python -m rcstudio.testing.verl_rollouts reward --run-dir RUN --rollouts R.json --out O.json
-    python -m rcstudio.testing.verl_rollouts dataset --parquet P --tokenizer DIR --out O.json
+    python -m rcstudio.engines.verl.rollouts reward --run-dir RUN --rollouts R.json --out O.json
+    python -m rcstudio.engines.verl.rollouts dataset --parquet P --tokenizer DIR --out O.json
 
 where R.json is a list of batches, each a list of {"row": <parquet row>, "response": "..."}.
 """
