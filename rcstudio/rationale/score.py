@@ -267,7 +267,7 @@ async def ascore_items(
     if requests:
         await matcher.amatch_each(requests, on_result)
     scores: list[ItemScore] = []
-    for i, (item, (reasons, verdict, format_error, skip)) in enumerate(zip(items, prepared)):
+    for i, (item, (reasons, verdict, _format_error, skip)) in enumerate(zip(items, prepared)):
         if skip is None and not item.human_checklist:
             skip = "no human rationales"
         if skip is not None:

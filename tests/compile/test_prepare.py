@@ -230,7 +230,7 @@ def test_prompts_over_the_budget_are_dropped_and_counted_per_split(make_spec, tm
     assert min(n for i, n in by_id.items() if int(i.split("-")[1]) % 3 == 0) > limit
     spec = make_spec(recs, extra='swap = "none"\n', val_items=4, rl_extra=f"max_prompt_tokens = {limit}\n")
     summary = prepare_data(tmp_path / "r", spec)
-    texts = {s: [l["text"] for l in read_jsonl(tmp_path / "r" / "data" / f"{s}_prompts.jsonl")] for s in ("train", "val")}
+    texts = {s: [row["text"] for row in read_jsonl(tmp_path / "r" / "data" / f"{s}_prompts.jsonl")] for s in ("train", "val")}
     counts = [count_prompt_tokens(tok, x, chat=False) for s in texts for x in texts[s]]
     assert counts and max(counts) <= limit
     rows = read_jsonl(tmp_path / "r" / "data" / "ground_truth.jsonl")

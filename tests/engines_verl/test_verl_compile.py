@@ -42,7 +42,7 @@ def compiled(tmp_path_factory, verl_python):
 
 def test_every_verl_recipe_compiles_byte_identically(compiled):
     assert len(compiled) == 1 + 5 + 1 + 1
-    for run, first, again in compiled.values():
+    for _run, first, again in compiled.values():
         assert first.plan.mode == "sbatch" and first.plan.script == first.run_dir / "compiled" / "job.sbatch"
         for rel in ("spec.resolved.toml", "compiled/overrides.txt", "compiled/config.yaml"):
             a = (first.run_dir / rel).read_text().replace(str(first.run_dir), "RUN")

@@ -32,7 +32,6 @@ Read from the v0.7.0 tag (NVIDIA/NeMo-Aligner, 2025-03-12) and the NeMo commit i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 

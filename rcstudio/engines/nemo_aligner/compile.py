@@ -248,7 +248,7 @@ def check_validation_batch(spec: Spec) -> None:
     rollout batch: fewer validation prompts than val_rollout_micro_batch_size x DP."""
     prompts = nb.expected_val_prompts(spec)
     if prompts is not None and nb.val_samples(spec, prompts) == 0:
-        unit = spec.rl.nemo_aligner.rollout_micro_batch_size * nb.batching(spec).dp
+        unit = settings(spec).rollout_micro_batch_size * nb.batching(spec).dp
         raise _error(spec, "data.val_items",
                      f"{prompts} validation prompts are fewer than one validation rollout batch "
                      f"(rollout_micro_batch_size x data-parallel size = {unit}): NeMo-Aligner v0.7.0 "

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rcstudio.clients.llm import LLMClient, LLMConfig, ResponseCache
-from rcstudio.rationale.matchers.base import LEVELS, BaseMatcher, MatchRequest, empty_scores
+from rcstudio.rationale.matchers.base import BaseMatcher, MatchRequest, empty_scores
 
 _RUBRIC = """You grade how well a judge's reasons reproduce human rationales about a comparison of two responses.
 
