@@ -75,6 +75,16 @@ class JudgeSection(Section):
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens: int = Field(4096, gt=0)
     temperature: float = Field(0.0, ge=0.0)
+    backend: Literal["auto", "transformers", "vllm", "endpoint"] = Field(
+        "auto",
+        description="How the judge runs at evaluation: auto = the endpoint when set, else vLLM's offline "
+        "engine on a GPU node with vllm installed, else transformers in batches.",
+    )
+    stop: list[str] = Field(default_factory=list, description="Stop strings for local generation (not returned).")
+    max_batch_size: int = Field(32, ge=1, description="Most prompts per local generate call (1 = one at a time).")
+    memory_budget_gb: float = Field(
+        0.0, ge=0.0, description="Memory a local batch may use; 0 = half the free GPU memory or a quarter of free RAM."
+    )
 
     @field_validator("api_key_env")
     @classmethod
@@ -174,6 +184,12 @@ class RLSection(Section):
         default_factory=list,
         description="Extra Hydra overrides appended to the NeMo-Aligner actor's (checked at compile time).",
     )
+    sft_warmup_steps: int = Field(
+        0, ge=0, description="Supervised format warm-up steps before GRPO (0 = none); on sft_warmup_file, "
+        "else on the training data's stored judgments whose verdict agrees with the humans.",
+    )
+    sft_warmup_file: str = Field("", description="JSONL of {prompt, completion} examples for the warm-up.")
+    sft_warmup_lr: float = Field(5e-5, gt=0, description="Learning rate of the warm-up (AdamW).")
 
     @property
     def effective_seq_length(self) -> int:
@@ -404,6 +420,10 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
             "rl.algorithm", f'engine "{rl.engine}" runs "{expected}", not "{rl.algorithm}"',
             f'set rl.algorithm = "{expected}" or rl.engine = '
             f'"{next(e for e, a in ENGINE_ALGORITHMS.items() if a == rl.algorithm)}"'))
+    if rl.sft_warmup_steps and rl.engine != "trl":
+        out.append(SpecConflict(
+            "rl.sft_warmup_steps", f'the format warm-up runs on Hugging Face models; engine "{rl.engine}" '
+            "trains a .nemo checkpoint", 'warm the model up beforehand, or set rl.engine = "trl"'))
     if kind == "policy-rlhf" and rl.engine != "nemo-aligner":
         out.append(SpecConflict("rl.engine", "policy-rlhf runs on the nemo-aligner engine only",
                                 'set rl.engine = "nemo-aligner"'))
