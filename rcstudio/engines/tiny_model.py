@@ -116,13 +116,13 @@ def build_tiny_model(
 
 
 def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyModelSpec) -> None:
-    """Supervised warm-up: teach the random model the judgment format (rich progress bar)."""
-    import random
-
-    import torch
+    """Supervised warm-up: teach the random model the judgment format (the shared loop of
+    `engines/warmup.py`, with a rich progress bar). Prompts are raw text, as TRL shows them to a
+    model without a chat template."""
     from rich.progress import Progress
 
-    rng = random.Random(spec.seed)
+    from rcstudio.engines.warmup import sft_steps
+
     encoded = []
     for prompt, target in examples:
         p = tok(prompt)["input_ids"]
@@ -131,15 +131,6 @@ def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyMod
             encoded.append((p, y))
     if not encoded:
         return
-    opt = torch.optim.AdamW(lm.parameters(), lr=5e-3)
-    lm.train()
     with Progress(transient=True) as progress:
         task = progress.add_task("priming tiny judge", total=spec.prime)
-        for _ in range(spec.prime):
-            p, y = rng.choice(encoded)
-            loss = lm(input_ids=torch.tensor([p + y]), labels=torch.tensor([[-100] * len(p) + y])).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            progress.advance(task)
-    lm.eval()
+        sft_steps(lm, encoded, spec.prime, lr=5e-3, seed=spec.seed, on_step=lambda _s, _l: progress.advance(task))

@@ -122,7 +122,9 @@ class BatchGenerator:
         self.dtype_bytes = int(getattr(dtype, "itemsize", 4) or 4)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    def prompt_ids(self, messages: Sequence[dict]) -> list[int]:
+    def prompt_ids(self, messages: str | Sequence[dict]) -> list[int]:
+        """Chat messages (or a bare prompt string: as is without a chat template, else one user
+        turn, as the training engines show it) -> ids, cut to the context."""
         from rcstudio.engines.tokens import prompt_ids
 
         context = int(getattr(self.lm.config, "max_position_embeddings", 0) or 0)
@@ -165,7 +167,7 @@ class BatchGenerator:
         return [cut_at_stop(t, self.settings.stop) for t in texts]
 
     def generate(
-        self, prompts: Sequence[Sequence[dict]], on_batch: Callable[[list[int], list[str] | None, Exception | None], None] | None = None
+        self, prompts: Sequence[str | Sequence[dict]], on_batch: Callable[[list[int], list[str] | None, Exception | None], None] | None = None
     ) -> list[str | None]:
         """Completions in the order of `prompts`; `on_batch(indices, texts, error)` after each batch
         (a batch that raises reports its error and the others go on)."""
