@@ -330,7 +330,7 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     resume = last_checkpoint(ckpt_dir)
     wandb_run = (init_run(spec, run_dir, run_id, "train", spec.experiment.name) if rank == 0
                  else NoopRun(run_id, spec.experiment.name, {}))
-    if warm is not None:  # its own phase, at step 0 (GRPO logs from step 1)
+    if warm is not None and not warm.reused:  # its own phase, at step 0 (GRPO logs from step 1)
         wandb_run.log({f"warmup/{k}": v for k, v in warm.to_json().items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)}, step=0)
     preemption = _Preemption()
