@@ -73,7 +73,10 @@ class VLLMBackend:
 
             llm = self._load()
             tok = llm.get_tokenizer()
-            context = int(llm.llm_engine.model_config.max_model_len)
+            try:  # vllm/engine/llm_engine.py: LLMEngine.model_config (ModelConfig.max_model_len)
+                context = int(llm.llm_engine.model_config.max_model_len)
+            except AttributeError:
+                context = 0  # unknown: prompts go as they are and vLLM rejects one that cannot fit
             prompts = token_prompts(tok, [t.messages for t in tasks], context, self.settings.max_new_tokens)
             start = time.perf_counter()
             outputs = llm.generate(prompts, SamplingParams(**sampling_kwargs(self.settings)), use_tqdm=False)
