@@ -89,6 +89,7 @@ def main() -> None:
         timing, texts = {}, {}
         for mode in order:
             timing[mode], texts[mode] = _timed(one if mode == "one" else many, chunk)
+            print(f"    round {r} {mode}: {timing[mode]:.1f} s", flush=True)  # partial figures survive a kill
         same = sum(a == b for a, b in zip(texts["one"], texts["batched"]))
         row = {"round": r, "n": len(chunk), "first": order[0], "one_s": round(timing["one"], 2),
                "batched_s": round(timing["batched"], 2), "ratio": round(timing["one"] / timing["batched"], 2),
