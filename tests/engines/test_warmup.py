@@ -60,7 +60,12 @@ def test_warmup_keys_live_in_the_trl_table(tmp_path):
 @pytest.mark.slow
 def test_warmup_raises_the_parse_rate_of_a_tiny_model(tmp_path, quickstart_pairs):
     from rcstudio.engines.tiny_model import build_tiny_model
-    from rcstudio.engines.trl.train import fit_prompts, load_training_items, load_tokenizer, training_rows
+    from rcstudio.engines.trl.train import (
+        fit_prompts,
+        load_tokenizer,
+        load_training_items,
+        training_rows,
+    )
     from rcstudio.engines.warmup import trl_stage
 
     base = {"data.train": [str(quickstart_pairs)], "data.max_items": 3, "rl.max_generation_tokens": 40,

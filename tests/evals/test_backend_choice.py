@@ -56,16 +56,22 @@ def test_spec_key_and_make_backend(eval_spec):
     assert offline.describe()["backend"] == "vllm" and offline.describe()["tensor_parallel"] == 2
     ep = spec.judge.model_copy(update={"endpoint": "http://127.0.0.1:9/v1"})
     assert isinstance(make_backend(ep, machine=GPU_VLLM), EndpointBackend)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         eval_spec(judge={"backend": "tensorrt"})
 
 
 def test_vllm_requests_from_the_shared_token_counter(tmp_path):
+    from transformers import AutoTokenizer
+
     from rcstudio.engines.tiny_model import build_tiny_model
     from rcstudio.engines.tokens import prompt_ids
-    from rcstudio.evals.vllm_backend import engine_kwargs, sampling_kwargs, token_prompts
-
-    from transformers import AutoTokenizer
+    from rcstudio.evals.vllm_backend import (
+        engine_kwargs,
+        sampling_kwargs,
+        token_prompts,
+    )
 
     model_dir = build_tiny_model("tiny://random?layers=1&hidden=32&vocab=280", ["judge the responses " * 5],
                                  tmp_path / "m")
