@@ -244,14 +244,14 @@ def _callbacks(wandb_run: Any, preemption: _Preemption) -> list[Any]:
     class SharedMetrics(TrainerCallback):
         """Forward each trainer log line to the job's W&B run at the trainer's global step."""
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if logs and state.is_world_process_zero:
                 data = shared_log(logs)
                 if data:
                     wandb_run.log(data, step=state.global_step)
 
     class StopOnSignal(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
             if preemption.requested:
                 control.should_save = True
                 control.should_training_stop = True
@@ -285,10 +285,10 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     with stdout_to_stderr():  # trl's import prints on stdout with WANDB_MODE=offline (see _quiet)
         from trl import GRPOConfig, GRPOTrainer
 
-    from rcstudio.engines.grpo_reward import HybridReward
-    from rcstudio.evals.records import write_json
     from rcstudio.rationale.matchers import make_matcher
     from rcstudio.rationale.reward import RewardSettings
+    from rcstudio.engines.grpo_reward import HybridReward
+    from rcstudio.evals.records import write_json
     from rcstudio.tracking.wandb_log import NoopRun, init_run
 
     run_dir = Path(run_dir)
