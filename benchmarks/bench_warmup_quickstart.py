@@ -32,14 +32,17 @@ def main() -> None:
 
     from rcstudio import paths
     from rcstudio.engines.dispatch import resolve_source
-    from rcstudio.engines.trl.train import priming_examples, training_rows
+    from rcstudio.engines.trl.train import priming_examples
+    from rcstudio.rationale.prompt import render_judge_prompt
     from rcstudio.engines.warmup import warm_up
     from rcstudio.rationale.data import load_pairs
     from rcstudio.testing import smollm
 
     model_dir = args.model_dir or smollm.smollm2_dir(paths.cache_dir("smollm2-135m-instruct"))
     items = load_pairs(resolve_source("pkg://rcstudio/data/quickstart/pairs.jsonl")).items
-    rows = training_rows(items, "none", 0, 5, "rcstudio-genrm-v1")
+    # the pairs in their original order, as the quickstart judge prompt renders them (top 5 reasons)
+    rows = [{"prompt": render_judge_prompt(it, top_k=5, swapped=False, template="rcstudio-genrm-v1"),
+             "item_id": str(it.id), "swapped": False} for it in items]
     examples = priming_examples(items, rows)
     load0 = os.getloadavg()[0]
     start = time.perf_counter()

@@ -60,26 +60,21 @@ def test_warmup_keys_live_in_the_trl_table(tmp_path):
 @pytest.mark.slow
 def test_warmup_raises_the_parse_rate_of_a_tiny_model(tmp_path, quickstart_pairs):
     from rcstudio.engines.tiny_model import build_tiny_model
-    from rcstudio.engines.trl.train import (
-        fit_prompts,
-        load_tokenizer,
-        load_training_items,
-        training_rows,
-    )
+    from rcstudio.engines.prepare import training_prompts
+    from rcstudio.engines.trl.train import dataset_rows, fit_prompts, load_tokenizer
     from rcstudio.engines.warmup import trl_stage
 
     base = {"data.train": [str(quickstart_pairs)], "data.max_items": 3, "rl.max_generation_tokens": 40,
             "rl.trl.sft_warmup_steps": 120, "rl.trl.sft_warmup_lr": 5e-3, "rl.trl.sft_warmup_eval_prompts": 3}
     spec = _spec(base)
-    items = load_training_items(spec)
-    rows = training_rows(items, spec.data.swap, spec.data.seed, spec.judge.top_k, spec.judge.prompt_template)
+    data = training_prompts(spec, with_val=False)  # the one shared prep, as run_training builds its rows
+    items, rows = data.train_items, dataset_rows(data.train)
 
-    def target(item):
-        verdict = "A>B" if item.preference < 0 else "B>A"
-        return f"1. Response {'A' if item.preference < 0 else 'B'} is more helpful.\n\\boxed{{{verdict}}}"
+    def target(row):  # the row's preference is already flipped when the pair is shown swapped
+        better = "A" if row["preference"] < 0 else "B"
+        return f"1. Response {better} is more helpful.\n\\boxed{{{'A>B' if better == 'A' else 'B>A'}}}"
 
-    by_id = {str(i.id): i for i in items}
-    targets = [target(by_id[r["item_id"]]) for r in rows]
+    targets = [target(r) for r in rows]
     model = build_tiny_model("tiny://random?layers=2&hidden=64&vocab=1200", [r["prompt"] for r in rows] + targets * 5,
                              tmp_path / "model")
     rows, _ = fit_prompts(rows, load_tokenizer(spec, str(model)), spec.rl.max_prompt_tokens, chat=False)
