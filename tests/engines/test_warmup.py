@@ -65,7 +65,7 @@ def test_warmup_raises_the_parse_rate_of_a_tiny_model(tmp_path, quickstart_pairs
     from rcstudio.engines.warmup import trl_stage
 
     base = {"data.train": [str(quickstart_pairs)], "data.max_items": 3, "rl.max_generation_tokens": 40,
-            "rl.trl.sft_warmup_steps": 120, "rl.trl.sft_warmup_lr": 5e-3, "rl.trl.sft_warmup_eval_prompts": 3}
+            "rl.trl.sft_warmup_steps": 300, "rl.trl.sft_warmup_lr": 5e-3, "rl.trl.sft_warmup_eval_prompts": 3}
     spec = _spec(base)
     data = training_prompts(spec, with_val=False)  # the one shared prep, as run_training builds its rows
     items, rows = data.train_items, dataset_rows(data.train)
