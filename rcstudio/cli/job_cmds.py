@@ -17,9 +17,14 @@ def run_job_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the step's result as one JSON object."),
 ) -> None:
     """Run one job step inside a run dir; failures exit 1 with a line in logs/run-job.log."""
+    from rcstudio._quiet import stdout_to_stderr
     from rcstudio.engines.dispatch import run_job
 
-    result = run_job(run_dir, step)
+    if as_json:  # progress lines (evals/progress.py) go to stderr: stdout is the one JSON object
+        with stdout_to_stderr():
+            result = run_job(run_dir, step)
+    else:
+        result = run_job(run_dir, step)
     if as_json:
         payload = result if isinstance(result, dict) else {"result": None if result is None else str(result)}
         print(json.dumps(payload, default=str, sort_keys=True))

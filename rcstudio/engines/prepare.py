@@ -16,7 +16,7 @@ Writes, in `data/`:
 Validation prompts come from `data.val_items` training items held out by a seeded hash of their
 id (never from `data.eval`, the evaluation split: checkpoint selection by `val_rewards` must not
 see it). Prompts longer than `rl.max_prompt_tokens` (counted with the actor model's tokenizer via
-`engines/tokens.py`) are dropped and counted per split, so NeMo-Aligner never swaps or cuts one.
+`rcstudio/tokens.py`) are dropped and counted per split, so NeMo-Aligner never swaps or cuts one.
 `actor_overrides.txt` (NeMo-Aligner runs) carries the Hydra overrides only the data decides: the
 scheduler's `max_steps` in optimizer steps, and `num_val_samples` after the length filter.
 Prompts ask for `judge.top_k` reasons: training specs set 0 (a free number, as in the paper's
@@ -183,11 +183,11 @@ def actor_tokenizer_name(spec: Any) -> str:
 
 
 def token_counter(spec: Any) -> Callable[[str], int]:
-    """Prompt text -> its token count with the actor model's tokenizer (engines/tokens.py).
+    """Prompt text -> its token count with the actor model's tokenizer (rcstudio/tokens.py).
 
     The prepared text is already wrapped in the chat format, so it is tokenized as is (chat=False);
     a tokenizer that adds BOS counts one more token than NeMo's `text_to_ids`, never fewer."""
-    from rcstudio.engines.tokens import count_prompt_tokens
+    from rcstudio.tokens import count_prompt_tokens
     from rcstudio.serve.tokenizer import load_tokenizer
 
     tok = load_tokenizer(actor_tokenizer_name(spec)).tok

@@ -5,7 +5,7 @@ file of stored outputs (JudgeBench decisions, RM-Bench scores, Arena-Hard judgme
 HelpSteer3 records with `<name>-checklist` outputs named in `eval.stored_judges`) is re-scored
 without judge calls; a file of benchmark inputs is judged by `[judge]` (its endpoint; else its model
 served by `vllm serve` started here when vLLM is installed; else run in-process with transformers)
-through the judge runner, with the prompt version and order policy recorded.
+through the judge runner, with the prompt version, order policy and judge backend recorded.
 
 Writes `results/<benchmark>[.<judge>].json`, `results/summary.json`, the runner's outcomes
 (`results/<benchmark>.judgments.jsonl`, also the resume point), `results/rc_vs_oa.png` when
@@ -46,6 +46,7 @@ class _Context:
         self.results.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self._backend: Any = None
+        self.backend_name: str | None = None  # what judged live (recorded in results and W&B config)
         self.metrics: dict[str, float] = {}
         self.summary: dict[str, Any] = {}
         self.hs3_results: list[Any] = []
@@ -58,29 +59,38 @@ class _Context:
             self.problems.append(problem)
 
     def backend(self) -> Any:
-        """The judge: its endpoint; else a vLLM server started here (GPU node with vLLM); else the
-        model run in-process with transformers."""
+        """The judge per `judge.backend` (`evals/backend_choice.py`): its endpoint; vLLM's offline
+        engine (GPU node with the vllm package); a `vllm serve` started here (only the executable);
+        else the model in-process with transformers, in batches."""
         if self._backend is None:
-            from rcstudio.evals import serve
+            from rcstudio.evals import backend_choice, serve
             from rcstudio.evals.runner import judge_model, make_backend
 
             judge = self.spec.judge
             model = judge_model(judge)
-            if not judge.endpoint and serve.use_vllm(model):
+            machine = backend_choice.probe()
+            chosen = backend_choice.choose_backend(judge.backend, judge.endpoint, model, machine)
+            if chosen == "vllm-serve":
                 port = serve.free_port()
                 argv = serve.vllm_argv(model, port, tensor_parallel=self.spec.cluster.gpus_per_node or 1)
                 server = serve.JudgeServer(argv, port, self.run_dir / "logs" / "judge-vllm.log",
                                            ready_timeout_s=float(self.spec.cluster.ready_timeout_s))
                 self.stack.enter_context(server)
                 judge = judge.model_copy(update={"endpoint": server.base_url, "model": model, "checkpoint": ""})
-            self._backend = make_backend(judge, cache_path=None, workdir=self.run_dir / "checkpoints")
+            self._backend = make_backend(judge, cache_path=None, workdir=self.run_dir / "checkpoints",
+                                         machine=machine, tensor_parallel=self.spec.cluster.gpus_per_node or 1)
+            self.backend_name = "vllm-serve" if chosen == "vllm-serve" else self._backend.name
+            from rcstudio.evals.progress import append_log_line
+
+            append_log_line(self.run_dir / "logs" / "run-job.log",
+                            f"judge backend: {self.backend_name} (judge.backend = {self.spec.judge.backend!r})")
         return self._backend
 
     def run_tasks(self, benchmark: str, tasks: list) -> dict:
         from rcstudio.evals.runner import JudgeRunner
 
         runner = JudgeRunner(self.backend(), self.results / f"{benchmark}.judgments.jsonl", progress=self.progress,
-                             description=f"{benchmark}: judging")
+                             description=f"{benchmark}: judging", log_path=self.run_dir / "logs" / "run-job.log")
         return runner.run(tasks)
 
     def judge_info(self, benchmark: str, outcomes: dict) -> dict[str, Any]:
@@ -88,7 +98,7 @@ class _Context:
         from rcstudio.evals.runner import summarize
 
         return {
-            "judge": self.backend().describe(),
+            "judge": {**self.backend().describe(), "backend": self.backend_name},
             "prompt_version": prompt_version(self.spec.judge.prompt_template),
             "order_policy": self.spec.eval.order_policy if benchmark in ("rmbench", "hs3-atomic") else "both",
             "seed": self.spec.eval.seed,
@@ -207,11 +217,16 @@ STEPS: dict[str, Callable[[_Context, sources.BenchmarkFiles], None]] = {
 }
 
 
-def _log_wandb(run_dir: Path, spec: Spec, metrics: dict[str, float]) -> None:
+def _log_wandb(run_dir: Path, spec: Spec, metrics: dict[str, float], backend: str | None = None) -> None:
     from rcstudio.tracking.wandb_log import init_run
 
     run = init_run(spec, run_dir, run_dir.name, job_type="eval", name=run_dir.name)
     try:
+        if backend:  # which engine judged (auto resolves per machine): next to the resolved spec
+            if isinstance(run.config, dict):  # NoopRun (tracking disabled)
+                run.config["judge_backend"] = backend
+            else:
+                run.config.update({"judge_backend": backend}, allow_val_change=True)
         if metrics:
             run.log(metrics, step=0)
             run.summary.update(metrics)
@@ -228,7 +243,7 @@ def run_eval_job(run_dir: str | Path, spec: Spec, progress: bool = True) -> dict
         for benchmark, files in plan.items():
             STEPS[benchmark](ctx, files)
     summary = {"run_id": run_dir.name, "benchmarks": ctx.summary, "metrics": ctx.metrics,
-               "table2": table2_numbers(ctx.summary)}
+               "table2": table2_numbers(ctx.summary), "judge_backend": ctx.backend_name}
     if ctx.problems:
         summary["failed"] = ctx.problems
     write_json(ctx.results / "summary.json", summary)
@@ -236,7 +251,7 @@ def run_eval_job(run_dir: str | Path, spec: Spec, progress: bool = True) -> dict
         from rcstudio.rationale.plots import plot_rc_vs_oa
 
         plot_rc_vs_oa(ctx.hs3_results, ctx.results / "rc_vs_oa.png")
-    _log_wandb(run_dir, spec, ctx.metrics)
+    _log_wandb(run_dir, spec, ctx.metrics, ctx.backend_name)
     if ctx.problems:  # results stay on disk for inspection; the job is FAILED with the reason
         raise validity.TooFewValid("; ".join(ctx.problems))
     return summary

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from rcstudio.errors import UserError
@@ -44,20 +45,21 @@ class ReportRow:
         return {"name": self.name, "run_dir": self.run_dir, **{k: self.cells.get(k) for k, _ in COLUMNS}}
 
 
-def _run_dir(ref: str) -> tuple[str, Path]:
+def _run_dir(ref: str, lookup: Callable[[str], tuple[str, Path]] | None) -> tuple[str, Path]:
+    """A run directory as given, else the registry entry `lookup` finds (the CLI passes it: evals/
+    does not depend on launch/)."""
     path = Path(ref).expanduser()
     if path.is_dir():
         return path.name, path
-    from rcstudio.launch.registry import Registry
+    if lookup is None:
+        raise UserError(f"{ref!r} is not a run directory and no run registry was given to look it up", key="RUN")
+    return lookup(ref)
 
-    record = Registry().get(ref)
-    return record.name or record.run_id, Path(record.run_dir)
 
-
-def load_rows(ref: str) -> list[ReportRow]:
+def load_rows(ref: str, lookup: Callable[[str], tuple[str, Path]] | None = None) -> list[ReportRow]:
     """A registry run id (or unique prefix / name) or a run directory -> its table 2 rows: one per
     judge when the run scored several stored judges (named `run/judge`), else one."""
-    name, run_dir = _run_dir(ref)
+    name, run_dir = _run_dir(ref, lookup)
     summary_path = run_dir / "results" / "summary.json"
     if not summary_path.is_file():
         raise UserError(f"run {name} has no eval results ({summary_path} is missing)", key="RUN",

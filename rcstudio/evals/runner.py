@@ -2,17 +2,21 @@
 
 * `EndpointBackend`: any OpenAI-compatible server through `clients.llm.LLMClient` (concurrency
   cap, timeouts, retries with backoff, persistent SQLite reply cache).
-* `LocalHFBackend`: a causal LM loaded with transformers and `generate` (small models, CPU or one
-  GPU), greedy when temperature is 0.
+* `LocalHFBackend`: a causal LM loaded with transformers, `generate` in left-padded batches
+  (small models, CPU or one GPU), greedy when temperature is 0.
+* `vllm_backend.VLLMBackend`: vLLM's offline engine on a GPU node (chosen by `judge.backend`).
 `JudgeRunner` writes every finished call to a JSONL file as it arrives, so an interrupted run
 resumes where it stopped (calls that failed at the endpoint are retried on resume; replies that
-failed to parse are kept - that failure is the judge's). A rich progress bar shows the run on stderr.
+failed to parse are kept - that failure is the judge's). Progress (`evals/progress.py`): a rich bar in a
+terminal, done/total, generations/s and ETA lines in the job's `run-job.log` and stdout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import sys
 import tempfile
 import threading
 import time
@@ -111,32 +115,39 @@ class EndpointBackend:
 
 
 class LocalHFBackend:
-    """A local causal LM (HF id or directory) run with `transformers` `generate`, one prompt at a time.
-
-    Prompts longer than the model's context keep their end (the instructions and verdict format
-    come last in the built-in prompts).
+    """A local causal LM (HF id or directory) run with transformers `generate`, in left-padded
+    batches sorted by prompt length (`evals/local_generate.py`); `max_batch_size=1` is one prompt
+    at a time. Prompts longer than the model's context keep their end (the instructions and verdict
+    format come last in the built-in prompts).
     """
 
-    name = "local"
+    name = "transformers"
 
     def __init__(self, model: str, tokenizer: str = "", max_new_tokens: int = 512, temperature: float = 0.0,
-                 seed: int = 0, device: str | None = None, workdir: str | Path | None = None) -> None:
+                 seed: int = 0, device: str | None = None, workdir: str | Path | None = None,
+                 stop: Sequence[str] = (), max_batch_size: int = 32, memory_budget_bytes: int = 0) -> None:
+        from rcstudio.evals.local_generate import GenerationSettings
+
         self.model = model
         self.workdir = Path(workdir) if workdir else None
         self.tokenizer_name = tokenizer or model
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
-        self.seed = seed
+        self.settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                                           stop=tuple(stop), max_batch_size=max_batch_size,
+                                           memory_budget_bytes=memory_budget_bytes)
         self.device = device
-        self._lm: Any = None
-        self._tok: Any = None
+        self._gen: Any = None
 
-    def _load(self, corpus: Sequence[str] = ()) -> None:
-        if self._lm is not None:
-            return
+    @property
+    def max_new_tokens(self) -> int:
+        return self.settings.max_new_tokens
+
+    def _load(self, corpus: Sequence[str] = ()) -> Any:
+        if self._gen is not None:
+            return self._gen
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from rcstudio.evals.local_generate import BatchGenerator
         from rcstudio.tiny_model import build_tiny_model, is_tiny
 
         path, tok_path = self.model, self.tokenizer_name
@@ -144,59 +155,49 @@ class LocalHFBackend:
             # a random test model, built (tokenizer trained on these prompts) under workdir
             workdir = self.workdir or Path(tempfile.mkdtemp(prefix="rcstudio-tiny-judge-"))
             path = tok_path = str(build_tiny_model(self.model, corpus or ["judge"], workdir / "tiny-judge"))
-        self._tok = AutoTokenizer.from_pretrained(tok_path)
-        self._lm = AutoModelForCausalLM.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(tok_path)
+        lm = AutoModelForCausalLM.from_pretrained(path)
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._lm.to(device).eval()
+        lm.to(device).eval()
         self.device = device
-
-    def _prompt_ids(self, messages: list[dict]) -> list[int]:
-        tok = self._tok
-        if getattr(tok, "chat_template", None):
-            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-                ids = ids["input_ids"]
-        else:
-            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-            ids = tok(text)["input_ids"]
-        limit = int(getattr(self._lm.config, "max_position_embeddings", 0) or 0)
-        if limit:
-            ids = ids[-max(1, limit - self.max_new_tokens):]
-        return list(ids)
+        self._gen = BatchGenerator(lm, tok, self.settings, device)
+        return self._gen
 
     def generate_one(self, messages: list[dict]) -> str:
-        import torch
+        """One prompt alone (no padding): the reference the batched path must match."""
+        gen = self._load()
+        return gen.generate_batch([gen.prompt_ids(messages)])[0]
 
-        self._load()
-        ids = torch.tensor([self._prompt_ids(messages)], device=self.device)
-        pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else self._tok.eos_token_id
-        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": pad}
-        if self.temperature > 0:
-            kwargs.update(do_sample=True, temperature=self.temperature)
-        else:
-            kwargs.update(do_sample=False)
-        torch.manual_seed(self.seed)
-        with torch.no_grad():
-            out = self._lm.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-        return self._tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    def generate_many(self, prompts: Sequence[list[dict]]) -> list[str | None]:
+        """Completions of many prompts in batches, in the given order."""
+        return self._load().generate(prompts)
 
     async def run(self, tasks: Sequence[JudgeTask], on_done: OnDone) -> None:
         def work() -> None:
-            self._load([m["content"] for t in tasks for m in t.messages])
-            for task in tasks:
+            gen = self._load([m["content"] for t in tasks for m in t.messages])
+            start = time.perf_counter()
+
+            def on_batch(indices: list[int], texts: list[str] | None, error: Exception | None) -> None:
+                nonlocal start
+                per_item = (time.perf_counter() - start) * 1000 / max(1, len(indices))
                 start = time.perf_counter()
-                try:
-                    text = self.generate_one(task.messages)
-                except (RuntimeError, ValueError, IndexError) as exc:  # a broken prompt, not a bug here
-                    on_done(task, None, f"local: {type(exc).__name__}: {exc}", False, 0.0)
-                else:
-                    on_done(task, text, None, False, (time.perf_counter() - start) * 1000)
+                for n, i in enumerate(indices):
+                    if texts is None:  # a broken prompt or out of memory, not a bug here
+                        on_done(tasks[i], None, f"local: {type(error).__name__}: {error}", False, 0.0)
+                    else:
+                        on_done(tasks[i], texts[n], None, False, per_item)
+
+            gen.generate([t.messages for t in tasks], on_batch)
 
         await asyncio.to_thread(work)
 
     def describe(self) -> dict[str, Any]:
+        s = self.settings
         return {"backend": self.name, "model": self.model, "tokenizer": self.tokenizer_name,
-                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "seed": self.seed}
+                "max_new_tokens": s.max_new_tokens, "temperature": s.temperature, "seed": s.seed,
+                "stop": list(s.stop), "max_batch_size": s.max_batch_size,
+                "memory_budget_bytes": self._gen.budget if self._gen is not None else s.memory_budget_bytes,
+                "device": self.device}
 
 
 def judge_model(judge: Any) -> str:
@@ -206,28 +207,47 @@ def judge_model(judge: Any) -> str:
 
 
 def make_backend(judge: Any, cache_path: Path | None = None, concurrency: int | None = None,
-                 workdir: Path | None = None) -> Backend:
-    """From a spec's `[judge]`: its `endpoint` when set, otherwise its model run locally
-    (`tiny://random?...` builds a random test model under `workdir`)."""
-    if getattr(judge, "endpoint", ""):
+                 workdir: Path | None = None, machine: Any = None, tensor_parallel: int = 1) -> Backend:
+    """From a spec's `[judge]`, per `judge.backend` (`evals/backend_choice.py`): its endpoint, vLLM's
+    offline engine, or transformers in batches (`tiny://random?...` builds a random test model under
+    `workdir`). A `vllm serve` process is the eval job's business (it passes the served endpoint)."""
+    from rcstudio.evals import backend_choice
+    from rcstudio.evals.local_generate import GenerationSettings
+
+    model = judge_model(judge)
+    chosen = backend_choice.choose_backend(getattr(judge, "backend", "auto"), getattr(judge, "endpoint", ""),
+                                           model, machine or backend_choice.probe())
+    if chosen == "endpoint":
         from rcstudio.clients.llm import LLMConfig, ResponseCache
 
         overrides = {"concurrency": concurrency} if concurrency else {}
         cfg = LLMConfig.from_section(judge, **overrides)
         return EndpointBackend(cfg, ResponseCache(cache_path) if cache_path else ResponseCache())
-    return LocalHFBackend(judge_model(judge), judge.tokenizer, max_new_tokens=judge.max_tokens,
-                          temperature=judge.temperature, workdir=workdir)
+    stop = tuple(getattr(judge, "stop", ()) or ())
+    batch = int(getattr(judge, "max_batch_size", 32) or 32)
+    budget = int(float(getattr(judge, "memory_budget_gb", 0.0) or 0.0) * (1 << 30))
+    if chosen == "vllm":
+        from rcstudio.evals.vllm_backend import VLLMBackend
+
+        settings = GenerationSettings(max_new_tokens=judge.max_tokens, temperature=judge.temperature, stop=stop)
+        return VLLMBackend(model, judge.tokenizer, settings, tensor_parallel=tensor_parallel)
+    # "transformers", or "vllm-serve" asked of a caller that starts no server
+    return LocalHFBackend(model, judge.tokenizer, max_new_tokens=judge.max_tokens, temperature=judge.temperature,
+                          workdir=workdir, stop=stop, max_batch_size=batch, memory_budget_bytes=budget)
 
 
 class JudgeRunner:
     """Runs tasks through a backend with resume (a JSONL of outcomes) and a progress bar."""
 
     def __init__(self, backend: Backend, out_path: str | Path | None = None, progress: bool = True,
-                 description: str = "judging") -> None:
+                 description: str = "judging", log_path: str | Path | None = None,
+                 progress_interval_s: float = 10.0) -> None:
         self.backend = backend
         self.out_path = Path(out_path) if out_path else None
         self.progress = progress
         self.description = description
+        self.log_path = Path(log_path) if log_path else None  # the job's run-job.log: progress lines
+        self.progress_interval_s = progress_interval_s
         self.resumed = 0
 
     def _previous(self) -> dict[str, JudgeOutcome]:
@@ -259,15 +279,16 @@ class JudgeRunner:
         if self.out_path is not None:
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
             sink = self.out_path.open("a", encoding="utf-8")
-        bar = task_id = None
-        if self.progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        reporter = None
+        if self.progress or self.log_path is not None:
+            from rcstudio.evals.progress import Progress
 
-            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), console=Console(stderr=True))
-            task_id = bar.add_task(self.description, total=len(tasks), completed=len(results))
-            bar.start()
+            # interactive: a rich bar; in a job: lines in run-job.log and on stdout (`rcstudio logs -f`)
+            reporter = Progress(self.description, len(tasks), log_path=self.log_path, already=len(results),
+                                interval_s=self.progress_interval_s, bar=None if self.progress else False,
+                                stream=sys.stdout if self.progress else io.StringIO())
+            if todo:
+                reporter.start()
 
         def on_done(task: JudgeTask, text: str | None, error: str | None, cached: bool, latency: float) -> None:
             outcome = (outcome_from_text(task.key, text, cached, latency) if text is not None
@@ -277,8 +298,8 @@ class JudgeRunner:
                 if sink is not None:
                     sink.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
                     sink.flush()
-                if bar is not None:
-                    bar.advance(task_id)
+                if reporter is not None:
+                    reporter.advance()
 
         try:
             if todo:
@@ -286,8 +307,8 @@ class JudgeRunner:
 
                 run_sync(lambda: self.backend.run(todo, on_done))
         finally:
-            if bar is not None:
-                bar.stop()
+            if reporter is not None:
+                reporter.close()
             if sink is not None:
                 sink.close()
         return {k: results[k] for k in keys}

@@ -331,7 +331,7 @@ def reject_secret_values(data: Any, origins: Origins, path: str = "") -> None:
 # Keys holding file paths. A relative path is read relative to the folder of the file that wrote it
 # (spec or recipe, through extends chains); a `--set` value relative to the current directory.
 PATH_KEYS = ("data.train", "data.eval", "decompose.input", "decompose.output", "reward.matcher.matches_file",
-             "judge.prompt_template")
+             "judge.prompt_template", "rl.trl.sft_warmup_file")
 # A value is a path when it holds "/" or ends in one of these; anything else (`hs3-atomic`,
 # `rcstudio-genrm-v1`) is a benchmark or built-in name. `scheme://...` and absolute paths stay.
 PATH_SUFFIXES = (".jsonl", ".json", ".txt", ".jinja", ".j2", ".tmpl", ".md", ".csv", ".parquet", ".yaml", ".yml",

@@ -91,6 +91,16 @@ class JudgeSection(Section):
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens: int = Field(4096, gt=0)
     temperature: float = Field(0.0, ge=0.0)
+    backend: Literal["auto", "transformers", "vllm", "endpoint"] = Field(
+        "auto",
+        description="How the judge runs at evaluation: auto = the endpoint when set, else vLLM's offline "
+        "engine on a GPU node with vllm installed, else transformers in batches.",
+    )
+    stop: list[str] = Field(default_factory=list, description="Stop strings for local generation (not returned).")
+    max_batch_size: int = Field(32, ge=1, description="Most prompts per local generate call (1 = one at a time).")
+    memory_budget_gb: float = Field(
+        0.0, ge=0.0, description="Memory a local batch may use; 0 = half the free GPU memory or a quarter of free RAM."
+    )
 
     @field_validator("api_key_env")
     @classmethod

@@ -70,7 +70,7 @@ def test_a_cached_rerun_imports_no_http_library(tmp_path):
     """A rerun answered from the cache never opens a connection, so never imports aiohttp."""
     code = (
         "import asyncio, sys\n"
-        "from rcstudio.rationale.llm import LLMClient, LLMConfig, ResponseCache, cache_key\n"
+        "from rcstudio.clients.llm import LLMClient, LLMConfig, ResponseCache, cache_key\n"
         f"cache = ResponseCache({str(tmp_path / 'c.sqlite')!r})\n"
         "cfg = LLMConfig(base_url='http://127.0.0.1:9/v1', model='m')\n"
         "msgs = [{'role': 'user', 'content': 'q'}]\n"

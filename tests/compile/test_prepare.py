@@ -210,7 +210,7 @@ def test_compiled_job_prepare_step_through_the_cli(make_spec, tmp_path, capsys):
 def test_prompts_over_the_budget_are_dropped_and_counted_per_split(make_spec, tmp_path, prep_tokenizer_dir):
     from transformers import AutoTokenizer
 
-    from rcstudio.engines.tokens import count_prompt_tokens
+    from rcstudio.tokens import count_prompt_tokens
 
     recs = records(12)
     for i in range(12):  # every third item gets a long context

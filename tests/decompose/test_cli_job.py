@@ -162,7 +162,7 @@ def test_data_job_without_endpoint_is_user_error(hs3_file, tmp_path):
 def test_job_reads_llm_keys_the_schema_allows(hs3_file, tmp_path):
     """The job takes its LLM from [reward.matcher]; [decompose] rejects LLM keys (exit-2 error at the
     key), and the missing-endpoint hint names only a key the schema accepts."""
-    from rcstudio.rationale.decompose.job import llm_config_from_spec
+    from rcstudio.engines.decompose_job import llm_config_from_spec
     from rcstudio.spec.load import load_spec
     from rcstudio.spec.models import DecomposeSection
 

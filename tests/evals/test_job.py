@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -178,7 +179,14 @@ def test_tiny_local_judge_in_a_job(tmp_path, shared_dir, eval_spec, monkeypatch)
     run_dir = tmp_path / "evaltest-tiny"
     run_eval_job(run_dir, spec, progress=False)
     res = json.loads((run_dir / "results" / "rmbench.json").read_text())
-    assert res["judge"]["backend"] == "local" and res["calls"]["n"] == 18
+    assert res["judge"]["backend"] == "transformers" and res["calls"]["n"] == 18
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    assert summary["judge_backend"] == "transformers"
+    # progress is visible in the job's log: the backend, a start line and done/total with a rate and ETA
+    log = (run_dir / "logs" / "run-job.log").read_text()
+    assert "judge backend: transformers (judge.backend = 'auto')" in log
+    assert "progress rmbench: judging: started, 18 to do" in log
+    assert re.search(r"progress rmbench: judging: 18/18 \(100%\), [0-9.]+ gen/s, ETA 0s", log)
     assert res["calls"]["parse_failures"] + res["calls"]["call_failures"] == 18  # random weights: no verdicts
     assert res["overall"] == 0.0  # a missing verdict is a loss
     assert (run_dir / "checkpoints" / "tiny-judge" / "config.json").is_file()

@@ -127,7 +127,7 @@ def test_local_model_with_a_chat_template(tmp_path, pairs):
     tasks = T.judgebench_tasks(pairs[:1], PAIRWISE_VERSION)
     outcomes = JudgeRunner(backend, None, progress=False).run(tasks)
     assert all(isinstance(o.text, str) and o.error for o in outcomes.values())
-    assert backend.describe()["backend"] == "local"
+    assert backend.describe()["backend"] == "transformers"
 
 
 def test_task_keys_must_be_unique(tmp_path):

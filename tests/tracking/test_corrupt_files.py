@@ -14,7 +14,7 @@ import pytest
 from rcstudio import paths
 from rcstudio.errors import UserError
 from rcstudio.launch.registry import Registry, RunRecord
-from rcstudio.rationale.llm import ResponseCache
+from rcstudio.clients.llm import ResponseCache
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.offline import OfflineRun, find_wandb_files, read_run, wait_finished
 from rcstudio.tracking.wandb_log import init_run, wandb_link

@@ -244,6 +244,17 @@ def _callbacks(wandb_run: Any, preemption: _Preemption, progress: Any = None, ro
     return [SharedMetrics(), StopOnSignal(), ReportProgress()]
 
 
+def _job_log(run_dir: Path) -> Any:
+    """A writer of phase lines into the run's `logs/run-job.log` (and the log)."""
+    from rcstudio.evals.progress import append_log_line
+
+    def write(message: str) -> None:
+        log.info("%s", message)
+        append_log_line(run_dir / "logs" / "run-job.log", message)
+
+    return write
+
+
 def last_checkpoint(ckpt_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -290,6 +301,11 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     # one process per GPU when started through `accelerate launch` / torchrun (they set these)
     world_size, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    from rcstudio.engines.warmup import trl_stage
+
+    warm = trl_stage(spec, run_dir, model, rows, items, rank=rank, log=_job_log(run_dir))  # [rl.trl] sft_warmup_*
+    if warm is not None:
+        model = warm.model_dir
     kwargs = grpo_kwargs(spec, ckpt_dir, world_size=world_size, cuda=cuda,
                          bf16=cuda and torch.cuda.is_bf16_supported())
     config = GRPOConfig(**kwargs)
@@ -298,6 +314,9 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     resume = last_checkpoint(ckpt_dir)
     wandb_run = (init_run(spec, run_dir, run_id, "train", spec.experiment.name) if rank == 0
                  else NoopRun(run_id, spec.experiment.name, {}))
+    if warm is not None and not warm.reused:  # its own phase, at step 0 (GRPO logs from step 1)
+        wandb_run.log({f"warmup/{k}": v for k, v in warm.to_json().items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}, step=0)
     preemption = _Preemption()
     preemption.install()
     from rcstudio.tracking.progress import Progress
@@ -339,6 +358,7 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
             "checkpoint": last_checkpoint(ckpt_dir),
             "seconds": round(time.time() - started, 2),
             "device": "cuda" if cuda else "cpu",
+            "warmup": warm.to_json() if warm is not None else None,
         }
         wandb_run.summary.update({k: v for k, v in summary.items() if isinstance(v, (int, float))})
     finally:
