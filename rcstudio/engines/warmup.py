@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.errors import UserError
-from rcstudio.sft import sft_steps  # noqa: F401  (the loop; re-exported for callers of this module)
+from rcstudio.sft import sft_steps
 
 MARKER = "rcstudio_warmup.json"
 

@@ -28,7 +28,9 @@ def _prompts(n: int) -> list[list[dict]]:
 # --------------------------------------------------------------------------- pure parts
 def test_plan_sorts_longest_first_and_respects_budget_and_cap():
     lengths = [5, 50, 20, 50, 1]
-    cost = lambda n: n * 10
+    def cost(n: int) -> int:
+        return n * 10
+
     plan = plan_batches(lengths, cost, budget_bytes=1000, max_batch_size=8)
     assert [i for b in plan for i in b] == [1, 3, 2, 0, 4]  # longest first, stable among equals
     assert all(len(b) * cost(lengths[b[0]]) <= 1000 for b in plan)
@@ -117,7 +119,9 @@ def test_memory_budget_splits_batches_without_changing_text(tiny_dir):
     tight = LocalHFBackend(str(tiny_dir), max_new_tokens=8, max_batch_size=32, memory_budget_bytes=2 * one)
     tgen = tight._load()
     plan = tgen.plan(encoded)
-    cost = lambda b: len(b) * sequence_bytes(gen.lm.config, max(len(encoded[i]) for i in b), 8)
+    def cost(batch: list[int]) -> int:
+        return len(batch) * sequence_bytes(gen.lm.config, max(len(encoded[i]) for i in batch), 8)
+
     assert len(plan[0]) == 2 and len(plan) >= 2 and all(cost(b) <= 2 * one for b in plan)
     assert tight.generate_many(prompts) == whole.generate_many(prompts)
     assert tight.describe()["memory_budget_bytes"] == 2 * one
