@@ -1,7 +1,9 @@
 """Async client for any OpenAI-compatible chat endpoint (vLLM, SGLang, OpenAI), built for batch scoring.
 
 What it adds over `openai.AsyncOpenAI` (which it uses with `max_retries=0`):
-* a concurrency cap (`asyncio.Semaphore`),
+* a concurrency cap that backs off: `concurrency` requests at most, halved on each timeout (the
+  server is behind; more requests only queue behind the abandoned ones) and regrown by one per
+  `cap` answers, so a slow server gets about one request per answer instead of a storm of retries,
 * its own retries with exponential backoff + jitter on 429 (honouring Retry-After), 5xx,
   timeouts, connection errors and malformed bodies - so the behaviour is visible and testable,
 * a re-ask when the reply fails the caller's `validate` (which raises ValueError): the bad reply
@@ -168,6 +170,39 @@ class ResponseCache:
             pass
 
 
+class AdaptiveLimit:
+    """At most `limit` holders at once; `limit` starts at `maximum`, halves on `shrink()` (a timeout)
+    and grows by one after `limit` `grow()`s (answers), back up to `maximum` (AIMD, as TCP does)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = max(1, int(maximum))
+        self.limit = self.maximum
+        self.active = 0
+        self._answers = 0
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> AdaptiveLimit:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._cond:
+            self.active -= 1
+            self._cond.notify_all()
+
+    def shrink(self) -> None:
+        self.limit = max(1, self.limit // 2)
+        self._answers = 0
+
+    def grow(self) -> None:
+        self._answers += 1
+        if self._answers >= self.limit and self.limit < self.maximum:
+            self.limit += 1
+            self._answers = 0
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -195,12 +230,13 @@ class LLMClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
         self._raw_type: Any = None
-        self._sem: asyncio.Semaphore | None = None
+        self._sem: AdaptiveLimit | None = None
         self.calls = 0
         self.cache_hits = 0
         self.retries = 0
         self.reasks = 0
         self.errors = 0
+        self.timeouts = 0
         self.latencies_ms: list[float] = []
 
     # ---- plumbing --------------------------------------------------------------------------------
@@ -227,7 +263,7 @@ class LLMClient:
             max_retries=0,
             http_client=http_client,
         )
-        self._sem = asyncio.Semaphore(size)
+        self._sem = AdaptiveLimit(size)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * (2**attempt))
@@ -252,6 +288,8 @@ class LLMClient:
             except openai.APITimeoutError as exc:
                 if "cannot connect" in str(exc.__cause__).lower():  # aiohttp reports a refused connect as a timeout
                     raise _Transient(f"connection error: {exc.__cause__}") from exc
+                self._sem.shrink()
+                self.timeouts += 1
                 raise _Transient(f"timed out after {self.cfg.timeout_s}s") from exc
             except openai.APIConnectionError as exc:
                 raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc
@@ -266,6 +304,7 @@ class LLMClient:
             except (KeyError, IndexError, TypeError, AttributeError):
                 raise _Transient("response without choices") from None
             self.latencies_ms.append((time.perf_counter() - start) * 1000)
+            self._sem.grow()
             return content or ""
 
     async def _call(self, messages: Sequence[dict]) -> tuple[str, int]:
@@ -389,6 +428,7 @@ class LLMClient:
             "retries": self.retries,
             "reasks": self.reasks,
             "errors": self.errors,
+            "timeouts": self.timeouts,
             "latency_ms_mean": statistics.fmean(lat) if lat else 0.0,
             "latency_ms_p50": statistics.median(lat) if lat else 0.0,
             "latency_ms_p95": sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else 0.0,
