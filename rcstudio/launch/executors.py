@@ -390,10 +390,13 @@ class SlurmExecutor(Executor):
         return submitit.SlurmJob(job.folder, job.scheduler_id)
 
     def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
-        return slurm.query_states([j.scheduler_id for j in jobs])
+        states, self._times = slurm.query_jobs([j.scheduler_id for j in jobs])
+        return states
 
     def times(self, jobs: Sequence[JobRef]) -> dict[str, tuple[float | None, float | None]]:
-        return slurm.query_times([j.scheduler_id for j in jobs])
+        """sacct's Start/End, read by the last `states` call (no second sacct call)."""
+        known = getattr(self, "_times", {})
+        return {j.scheduler_id: known[j.scheduler_id] for j in jobs if j.scheduler_id in known}
 
     def cancel(self, job: JobRef) -> None:
         slurm.scancel([job.scheduler_id])

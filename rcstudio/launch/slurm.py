@@ -138,30 +138,26 @@ def parse_time_lines(lines: Iterable[str]) -> dict[str, tuple[float | None, floa
     return out
 
 
-def query_times(scheduler_ids: Sequence[str]) -> dict[str, tuple[float | None, float | None]]:
-    """(start, end) of each job as Slurm accounting recorded them: one sacct call."""
-    wanted = list(dict.fromkeys(scheduler_ids))
-    if not wanted:
-        return {}
-    bases = sorted({i.split("_")[0].split("+")[0] for i in wanted}, key=int)
-    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,Start,End", "-j", ",".join(bases)])
-    if proc.returncode != 0:
-        return {}
-    found = parse_time_lines(proc.stdout.splitlines())
-    return {i: found[i] for i in wanted if i in found}
-
-
 def query_states(scheduler_ids: Sequence[str]) -> dict[str, str]:
     """States for ids like `123`, `123_4` (array task), `10` (hetjob): one sacct call, and one
     squeue call for the ids accounting has not recorded yet. Unknown ids are absent."""
+    return query_jobs(scheduler_ids)[0]
+
+
+def query_jobs(scheduler_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, tuple[float | None, float | None]]]:
+    """(states, (start, end) times) of the ids: the states as `query_states` says them, the times
+    from the same sacct call (ids only squeue knows have none yet)."""
     wanted = list(dict.fromkeys(scheduler_ids))
     if not wanted:
-        return {}
+        return {}, {}
     bases = sorted({i.split("_")[0].split("+")[0] for i in wanted}, key=int)
     found: dict[str, str] = {}
-    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(bases)])
+    times: dict[str, tuple[float | None, float | None]] = {}
+    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State,Start,End", "-j", ",".join(bases)])
     if proc.returncode == 0:
-        found.update(parse_state_lines(proc.stdout.splitlines()))
+        rows = [line.strip().split("|") for line in proc.stdout.splitlines() if line.count("|") >= 3]
+        found.update(parse_state_lines(f"{r[0]}|{r[1]}" for r in rows))
+        times = parse_time_lines(f"{r[0]}|{r[2]}|{r[3]}" for r in rows)
     missing = [i for i in wanted if i not in found]
     if missing:
         mbases = sorted({i.split("_")[0] for i in missing}, key=int)
@@ -169,4 +165,4 @@ def query_states(scheduler_ids: Sequence[str]) -> dict[str, str]:
         if proc.returncode == 0:
             for key, value in parse_state_lines(proc.stdout.splitlines()).items():
                 found.setdefault(key, value)
-    return {i: found[i] for i in wanted if i in found}
+    return ({i: found[i] for i in wanted if i in found}, {i: times[i] for i in wanted if i in times})
