@@ -134,6 +134,7 @@ form = "gated"
 global_batch_size = {args.prompts}
 mini_batch_size = {args.prompts}
 rollouts_per_prompt = {args.rollouts}
+[rl.nemo_aligner]
 rollout_micro_batch_size = 1
 [tracking]
 mode = "offline"

@@ -12,7 +12,7 @@ import typer
 def run_job_cmd(
     run_dir: Path = typer.Option(..., "--run-dir", help="Run directory holding spec.resolved.toml."),
     step: Optional[str] = typer.Option(
-        None, "--step", help="prepare | train | eval | decompose (default: from experiment.kind / rl.engine)."
+        None, "--step", help="prepare | eval | decompose | an engine's step, e.g. train (default: from experiment.kind / rl.engine)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the step's result as one JSON object."),
 ) -> None:

@@ -15,6 +15,7 @@ import typer
 
 from rcstudio.cli.common import SET_HELP, echo_json
 from rcstudio.errors import UserError
+from rcstudio.spec.models import TRAINING_KINDS
 
 
 def _runs_summary(runs) -> list[dict[str, Any]]:
@@ -70,21 +71,21 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Check a spec: syntax, keys, types, impossible combinations, sweep points, compile-time checks."""
-    from rcstudio.compile import uses_nemo_aligner
-    from rcstudio.compile.nemo_aligner import check
+    from rcstudio.compile import engine_for
     from rcstudio.spec import expand, load_spec
 
     loaded = load_spec(spec, set_)
     runs = expand(loaded)
     for run in runs:
-        if uses_nemo_aligner(run):
-            check(run)
+        engine = engine_for(run)
+        if engine is not None:
+            engine.check_run(run)
     if as_json:
         echo_json({"ok": True, "spec": str(spec), "experiment": loaded.experiment.name,
                     "kind": loaded.experiment.kind, "engine": loaded.rl.engine, "runs": _runs_summary(runs)})
         return
     kind = loaded.experiment.kind
-    what = f"{kind}, {loaded.rl.engine}" if kind in ("genrm-train", "policy-rlhf") else kind
+    what = f"{kind}, {loaded.rl.engine}" if kind in TRAINING_KINDS else kind
     typer.echo(f"ok: {spec}: experiment {loaded.experiment.name} ({what}), "
                f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
     for run in runs:

@@ -1,61 +1,35 @@
 """Compile a run into its run directory: resolved spec, engine artifacts and a launch plan.
 
-`compile_run(run, run_dir)` dispatches on the engine and kind: NeMo-Aligner training runs get a
-Hydra override list, the composed config and a hetjob sbatch script (`mode="sbatch"`); TRL, eval
-and data runs get `rcstudio run-job --run-dir DIR` as a command (`mode="command"`). Everything is
-computed before anything is written, and the same RunSpec gives byte-identical files.
+`compile_run(run, run_dir)` asks the run's engine (rcstudio.engines.registry) for its files and
+plan when the run trains (e.g. NeMo-Aligner: Hydra overrides, composed config and a hetjob sbatch
+script, `mode="sbatch"`); eval and data runs get `rcstudio run-job --run-dir DIR` as a command
+(`mode="command"`). Everything is computed before anything is written, and the same RunSpec gives
+byte-identical files.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from rcstudio import __version__
-from rcstudio.compile.plan import CompiledRun, LaunchPlan
+from rcstudio.compile.plan import CompiledRun, LaunchPlan, command_plan
+from rcstudio.engines import registry as engines
+from rcstudio.engines.base import Engine
 from rcstudio.errors import UserError
 from rcstudio.spec.resolved import RESOLVED_NAME, dump_resolved, load_resolved, spec_hash
 from rcstudio.spec.sweep import RunSpec
 
 RUN_SUBDIRS = ("compiled", "data", "logs", "results", "checkpoints", "wandb")
 
-__all__ = ["CompiledRun", "LaunchPlan", "compile_run", "plan_artifacts", "uses_nemo_aligner"]
+__all__ = ["CompiledRun", "LaunchPlan", "compile_run", "engine_for", "plan_artifacts"]
 
 
-def uses_nemo_aligner(run: RunSpec) -> bool:
-    spec = run.spec
-    return spec.experiment.kind in ("genrm-train", "policy-rlhf") and spec.rl.engine == "nemo-aligner"
-
-
-def needs_gpus(run: RunSpec) -> bool:
-    """Whether a command job needs the spec's GPUs: data jobs and evals that call a remote judge
-    endpoint or only re-score stored outputs run on CPUs, so they do not wait for a GPU allocation."""
-    spec = run.spec
-    if spec.experiment.kind == "data":
-        return False
-    if spec.experiment.kind == "eval":
-        return not (spec.judge.endpoint or spec.eval.stored_judges)
-    return True
-
-
-def _cluster_fields(run: RunSpec) -> dict:
-    """The plan fields copied from `[cluster]` as they are (both plan modes share them)."""
-    c = run.spec.cluster
-    return {"job_name": f"rcs-{run.name}", "cpus_per_task": c.cpus_per_task, "mem": c.mem, "time": c.time,
-            "partition": c.partition, "account": c.account, "qos": c.qos, "sbatch_extra": c.sbatch_extra,
-            "setup": c.setup, "array_parallelism": c.array_parallelism}
-
-
-def _command_plan(run: RunSpec, run_dir: Path) -> LaunchPlan:
-    c = run.spec.cluster
-    single_node = run.spec.experiment.kind != "genrm-train" or run.spec.rl.engine == "trl"
-    return LaunchPlan(
-        mode="command",
-        argv=["rcstudio", "run-job", "--run-dir", str(run_dir)],
-        nodes=1 if single_node else c.nodes,
-        gpus_per_node=c.gpus_per_node if needs_gpus(run) else 0,
-        **_cluster_fields(run),
-    )
+def engine_for(run: RunSpec) -> Engine[Any] | None:
+    """The engine that runs `run`: its `rl.engine` when the run trains (kinds the engine trains), else None."""
+    engine = engines.get(run.spec.rl.engine)
+    return engine if run.spec.experiment.kind in engine.kinds else None
 
 
 def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
@@ -65,20 +39,13 @@ def plan_artifacts(run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchP
         raise UserError(f"run directory {str(run_dir)!r} holds a newline or a double quote",
                         key="cluster.runs_root", hint="pick a plain path")
     files: dict[str, str] = {RESOLVED_NAME: dump_resolved(run.spec)}
-    if uses_nemo_aligner(run):
-        from rcstudio.compile import nemo_aligner as na
-
-        na.check(run)
-        items = na.override_items(run, run_dir)
-        overrides = na.render_overrides(items, run.spec.rl.engine_overrides)
-        files["compiled/overrides.txt"] = "".join(o + "\n" for o in overrides)
-        files["compiled/config.yaml"] = na.render_config_yaml(run, items)
-        files["compiled/job.sbatch"] = na.render_sbatch(run, run_dir, overrides)
-        plan = LaunchPlan(mode="sbatch", script=run_dir / "compiled" / "job.sbatch", nodes=run.spec.cluster.nodes,
-                          gpus_per_node=run.spec.cluster.gpus_per_node, **_cluster_fields(run))
-        target = f"nemo-aligner {na.NEMO_ALIGNER_VERSION} ({na.CONFIG_NAME})"
+    engine = engine_for(run)
+    if engine is not None:
+        engine_files, plan = engine.plan_artifacts(run, run_dir)
+        files.update(engine_files)
+        target = engine.target
     else:
-        plan = _command_plan(run, run_dir)
+        plan = command_plan(run, run_dir)
         target = "rcstudio run-job"
     meta = {
         "run_id": run.run_id,

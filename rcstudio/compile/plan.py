@@ -63,3 +63,33 @@ class CompiledRun:
     run_dir: Path
     plan: LaunchPlan
     files: list[Path] = field(default_factory=list)  # artifacts written, relative to run_dir
+
+
+def cluster_fields(run: RunSpec) -> dict[str, Any]:
+    """The plan fields copied from `[cluster]` as they are (both plan modes share them)."""
+    c = run.spec.cluster
+    return {"job_name": f"rcs-{run.name}", "cpus_per_task": c.cpus_per_task, "mem": c.mem, "time": c.time,
+            "partition": c.partition, "account": c.account, "qos": c.qos, "sbatch_extra": c.sbatch_extra,
+            "setup": c.setup, "array_parallelism": c.array_parallelism}
+
+
+def needs_gpus(run: RunSpec) -> bool:
+    """Whether a command job needs the spec's GPUs: data jobs and evals that call a remote judge
+    endpoint or only re-score stored outputs run on CPUs, so they do not wait for a GPU allocation."""
+    spec = run.spec
+    if spec.experiment.kind == "data":
+        return False
+    if spec.experiment.kind == "eval":
+        return not (spec.judge.endpoint or spec.eval.stored_judges)
+    return True
+
+
+def command_plan(run: RunSpec, run_dir: Path, nodes: int = 1) -> LaunchPlan:
+    """`rcstudio run-job --run-dir DIR` on `nodes` nodes with the spec's resources (a submitit job)."""
+    return LaunchPlan(
+        mode="command",
+        argv=["rcstudio", "run-job", "--run-dir", str(run_dir)],
+        nodes=nodes,
+        gpus_per_node=run.spec.cluster.gpus_per_node if needs_gpus(run) else 0,
+        **cluster_fields(run),
+    )

@@ -1,11 +1,12 @@
 """What a compiled job runs: `rcstudio run-job --run-dir DIR [--step ...]`.
 
-Reads the run dir's `spec.resolved.toml` and hands the run to the code for its kind/engine:
-eval -> `rcstudio.evals.job.run_eval_job`; genrm-train on trl -> `rcstudio.engines.trl_grpo.
-run_training`; data -> `rcstudio.rationale.decompose.run_decompose_job`; `--step prepare` ->
-`rcstudio.engines.prepare.prepare_data` (the first step of a NeMo-Aligner hetjob). Every outcome,
-including a failure with its traceback, is appended to `logs/run-job.log` in the run dir, so a
-failed job always leaves one clear line saying what went wrong.
+Reads the run dir's `spec.resolved.toml` and hands the run to the code for its step: the shared
+steps (`eval` -> `rcstudio.evals.job.run_eval_job`, `decompose` -> `rcstudio.rationale.decompose.
+run_decompose_job`, `prepare` -> `rcstudio.engines.prepare.prepare_data`, the first step of a
+NeMo-Aligner hetjob) or a step of the run's engine (`Engine.steps` in the engine registry, e.g.
+`train` for TRL). Every outcome, including a failure with its traceback, is appended to
+`logs/run-job.log` in the run dir, so a failed job always leaves one clear line saying what went
+wrong.
 """
 
 from __future__ import annotations
@@ -14,68 +15,70 @@ import importlib
 import logging
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rcstudio.engines import registry as engines
+from rcstudio.engines.base import JobStep
 from rcstudio.errors import JobFailed, UserError
+from rcstudio.spec.models import Spec
 
-STEPS = ("prepare", "train", "eval", "decompose")
 PKG_PREFIX = "pkg://"
 JOB_LOG = "run-job.log"
 
+Target = JobStep  # the name callers knew
 
-@dataclass(frozen=True)
-class Target:
-    """The function a run dispatches to, as `module:function` (imported only when run)."""
-
-    step: str
-    module: str
-    function: str
-
-    def load(self) -> Callable[[Path, Any], Any]:
-        try:
-            return getattr(importlib.import_module(self.module), self.function)
-        except (ImportError, AttributeError) as exc:
-            raise JobFailed(f"step {self.step!r} needs {self.module}.{self.function}, which is unavailable: {exc}") from exc
-
-
-TARGETS = {
-    "prepare": Target("prepare", "rcstudio.engines.prepare", "prepare_data"),
-    "train": Target("train", "rcstudio.engines.trl_grpo", "run_training"),
-    "eval": Target("eval", "rcstudio.evals.job", "run_eval_job"),
-    "decompose": Target("decompose", "rcstudio.rationale.decompose", "run_decompose_job"),
+# Steps of every run, whatever its engine.
+SHARED_STEPS = {
+    "prepare": JobStep("prepare", "rcstudio.engines.prepare", "prepare_data"),
+    "eval": JobStep("eval", "rcstudio.evals.job", "run_eval_job"),
+    "decompose": JobStep("decompose", "rcstudio.rationale.decompose", "run_decompose_job"),
 }
+KIND_STEPS = {"eval": "eval", "data": "decompose"}  # the default step of the kinds no engine trains
 
 
-def default_step(spec: Any) -> str:
+def steps_of(spec: Spec) -> dict[str, JobStep]:
+    """Every step `run-job` can run for this spec: the shared ones and the spec's engine's."""
+    return SHARED_STEPS | engines.get(spec.rl.engine).steps
+
+
+def all_step_names() -> list[str]:
+    names = dict.fromkeys(SHARED_STEPS)
+    for engine in engines.all_engines():
+        names.update(dict.fromkeys(engine.steps))
+    return list(names)
+
+
+def default_step(spec: Spec) -> str:
     """The step a run executes when `--step` is not given (pure)."""
     kind = spec.experiment.kind
-    if kind == "eval":
-        return "eval"
-    if kind == "data":
-        return "decompose"
-    if kind == "genrm-train":
-        if spec.rl.engine == "trl":
-            return "train"
+    if kind in KIND_STEPS:
+        return KIND_STEPS[kind]
+    engine = engines.get(spec.rl.engine)
+    if kind not in engine.kinds:
+        raise UserError(f"experiment kind {kind!r} does not run on the {engine.name} engine", key="rl.engine")
+    if engine.default_step is None:
+        single = [e.name for e in engines.all_engines() if e.default_step and kind in e.kinds]
         raise UserError(
-            "genrm-train on the nemo-aligner engine runs as a compiled hetjob (compiled/job.sbatch); "
-            "its only rcstudio step is `--step prepare`",
-            key="rl.engine", hint='use `rcstudio submit` on the spec, or set rl.engine = "trl" for a single node')
-    raise UserError(f"experiment kind {kind!r} has no single-process job", key="experiment.kind",
-                    hint="policy-rlhf runs as a compiled NeMo-Aligner hetjob; submit the spec instead")
+            f"{kind} on the {engine.name} engine runs as a compiled job ({engine.target}, e.g. a hetjob "
+            f"in compiled/job.sbatch); its rcstudio steps are only: {', '.join(steps_of(spec))}",
+            key="rl.engine",
+            hint="use `rcstudio submit` on the spec" + (f', or set rl.engine = "{single[0]}" for one process'
+                                                         if single else ""))
+    return engine.default_step
 
 
-def choose_target(spec: Any, step: str | None) -> Target:
+def choose_target(spec: Spec, step: str | None) -> JobStep:
     """`--step` (validated) or the spec's default step -> the function to call."""
     step = step or default_step(spec)
-    if step not in TARGETS:
-        raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(STEPS))
-    if step == "train" and spec.rl.engine != "trl":
-        raise UserError("the train step runs the TRL engine only", key="rl.engine",
-                        hint='set rl.engine = "trl" (NeMo-Aligner trains inside its own container)')
-    return TARGETS[step]
+    available = steps_of(spec)
+    if step not in available:
+        owners = [e.name for e in engines.all_engines() if step in e.steps]
+        if owners:
+            raise UserError(f"the {step} step runs the {' or '.join(owners)} engine only", key="rl.engine",
+                            hint=f'set rl.engine = "{owners[0]}"')
+        raise UserError(f"unknown step {step!r}", hint="one of: " + ", ".join(all_step_names()))
+    return available[step]
 
 
 def resolve_source(source: str) -> str:
@@ -97,7 +100,7 @@ def resolve_source(source: str) -> str:
     return str(path)
 
 
-def resolve_sources(spec: Any) -> Any:
+def resolve_sources(spec: Spec) -> Spec:
     """A copy of the spec whose data sources name real files (`pkg://` resolved)."""
     data = spec.data.model_copy(update={
         "train": [resolve_source(s) for s in spec.data.train],

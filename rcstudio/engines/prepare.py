@@ -217,11 +217,11 @@ def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): NeMo-Aligner would train 0 steps")
     warnings = []
-    if len(val) < spec.rl.global_batch_size and not spec.cluster.actor_command:
+    if len(val) < spec.rl.global_batch_size and not spec.rl.nemo_aligner.actor_command:
         warnings.append(
             f"{len(val)} validation prompts are fewer than one validation batch (NeMo-Aligner's "
             f"num_val_samples defaults to rl.global_batch_size = {spec.rl.global_batch_size}): validation "
-            "will see no batch; add data.eval or set rl.engine_overrides = "
+            "will see no batch; add data.eval or set rl.nemo_aligner.overrides = "
             "[\"model.reinforce.num_val_samples=N\"]")
     rows = {p.row["prompt_sha"]: p.row for p in train + val}
     summary = {

@@ -145,11 +145,15 @@ class LocalExecutor(Executor):
         subs = [as_submission(c) for c in compiled]
         for sub in subs:
             if sub.plan.mode != "command":
+                from rcstudio.engines import registry as engines
+
+                local = [e.name for e in engines.all_engines() if e.default_step]
                 raise UserError(
                     f"run {sub.run_id} compiles to a Slurm hetjob script ({sub.plan.script}); "
                     "the local executor runs command plans only",
                     key="cluster.executor",
-                    hint='submit it to a Slurm cluster (--executor slurm), or use rl.engine = "trl" here',
+                    hint="submit it to a Slurm cluster (--executor slurm)"
+                         + (f', or use rl.engine = "{local[0]}" here' if local else ""),
                 )
         if not subs:
             return []

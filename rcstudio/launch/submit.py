@@ -24,8 +24,7 @@ from rcstudio.launch.export import SUBMISSION_FILE, submission_info
 from rcstudio.launch.executors import Executor, Submission, pick_executor
 from rcstudio.launch.jobs import LOG_STDERR, LOG_STDOUT, JobRef, save_plan
 from rcstudio.launch.registry import JobRecord, Registry, RunRecord, now
-
-TRAINING_KINDS = {"genrm-train", "policy-rlhf"}
+from rcstudio.spec.models import TRAINING_KINDS
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rcstudio.engines import registry as engines
 from rcstudio.spec.models import Spec, Variant
 
 
@@ -67,6 +68,16 @@ def fields_at(path: tuple[str, ...]) -> list[str] | None:
     return list(model.model_fields) if model is not None and not free else None
 
 
+def moved(dotted: str) -> tuple[str, str] | None:
+    """(message, hint) when `dotted` is an old key that moved into an engine's table, else None."""
+    new = engines.moved_keys().get(dotted)
+    if new is None:
+        return None
+    table, _, field = new.rpartition(".")
+    return (f"{dotted} moved to {new} (engine-only settings live in the engine's table)",
+            f"write it under [{table}] as {field} = ...")
+
+
 def check_key(dotted: str, *, allow_tables: bool = False) -> tuple[str, str | None] | None:
     """(message, hint) saying why `dotted` is not a settable spec key, or None if it is.
 
@@ -76,6 +87,9 @@ def check_key(dotted: str, *, allow_tables: bool = False) -> tuple[str, str | No
     parts = tuple(dotted.split("."))
     if not dotted or any(not p for p in parts):
         return f"{dotted!r} is not a dotted key like rl.lr", None
+    old = moved(dotted)
+    if old is not None:
+        return old
     model: type[BaseModel] = Spec
     for n, part in enumerate(parts):
         info = model.model_fields.get(part)

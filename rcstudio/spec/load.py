@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rcstudio.engines import registry as engines
 from rcstudio.errors import UserError
 from rcstudio.spec import keys as speckeys
 from rcstudio.spec.models import Spec, SpecConflict, flatten_variant
@@ -352,7 +353,10 @@ def error_from_validation(exc: ValidationError, origins: Origins) -> UserError:
     key = ".".join(p for p in loc if not p.isdigit())
     kind = err["type"]
     hint = None
-    if kind == "extra_forbidden":
+    old = speckeys.moved(key) if kind == "extra_forbidden" else None
+    if old is not None:
+        message, hint = old
+    elif kind == "extra_forbidden":
         parent = tuple(loc[:-1])
         choices = speckeys.fields_at(tuple(p for p in parent if not p.isdigit())) or []
         hint = speckeys.suggest(loc[-1], choices)
@@ -392,6 +396,7 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
     resolve_relative_paths(data, origins)
     spec = validate(data, origins)
     check_sweep_keys(spec, origins)
+    check_engine_keys(spec, origins)
     spec._origins = origins  # noqa: SLF001 - private attr; used by expand() to locate errors
     return spec
 
@@ -407,3 +412,50 @@ def check_sweep_keys(spec: Spec, origins: Origins) -> None:
         if problem or dotted.split(".")[0] in RESERVED_KEYS:
             msg, hint = problem or (reserved, None)
             raise origins.error(where, msg, hint)
+
+
+def _engine_key(dotted: str) -> str | None:
+    """The engine that reads `dotted` when it is a key of an engine table (`rl.<table>.<key>`)."""
+    parts = dotted.split(".")
+    return engines.engine_of_table(parts[1]) if len(parts) >= 3 and parts[0] == "rl" else None
+
+
+def check_engine_keys(spec: Spec, origins: Origins) -> None:
+    """A key of one engine's table written where no run of the spec selects that engine is an error.
+
+    Checked: keys the spec file itself or `--set` writes (against every engine some run of the spec
+    selects: rl.engine, a variant's "rl.engine", swept rl.engine values), each variant's keys
+    (against that variant's engine) and swept keys. Engine keys inherited through `extends` from a
+    recipe written for another engine are not the user's mistake: the resolved spec of a run holds
+    only its own engine's table, so they do not reach the run (and `rcstudio compile` shows it).
+    """
+    selected = spec.rl.engine
+    variant_engines = {name: str(v.overrides.get("rl.engine", selected)) for name, v in spec.variants.items()}
+    swept = [str(e) for t in (spec.sweep.grid, spec.sweep.zip) for e in t.get("rl.engine", [])]
+    in_use = {selected, *variant_engines.values(), *swept}
+    own = {origins.main_file, OVERRIDE_FILE}
+
+    def fail(where: str, reader: str, runs: str, fix: str) -> UserError:
+        return origins.error(
+            where, f"only the {reader} engine reads this key, but {runs}",
+            f'{fix}, or remove the key (engine-only keys live in [rl.{engines.table_of(reader)}] '
+            f'and take effect only with rl.engine = "{reader}")')
+
+    for dotted, (file, _line) in origins.where.items():
+        reader = _engine_key(dotted)
+        if reader is None or reader in in_use or file not in own:
+            continue
+        raise fail(dotted, reader, f'rl.engine = "{selected}" and no run of this spec selects {reader}',
+                   f'set rl.engine = "{reader}" (or in the [variants.NAME] that uses it)')
+    for name, engine in variant_engines.items():
+        for dotted in spec.variants[name].overrides:
+            reader = _engine_key(dotted)
+            if reader is not None and reader != engine:
+                raise fail(f"variants.{name}.{dotted}", reader, f'variant {name} runs on rl.engine = "{engine}"',
+                           f'set "rl.engine" = "{reader}" in this variant')
+    for table in ("grid", "zip"):
+        for dotted in getattr(spec.sweep, table):
+            reader = _engine_key(dotted)
+            if reader is not None and reader not in in_use:
+                raise fail(f"sweep.{table}.{dotted}", reader, f'rl.engine = "{selected}" in every run',
+                           f'set rl.engine = "{reader}"')

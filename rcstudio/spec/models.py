@@ -8,18 +8,18 @@ Cross-field checks that make a combination impossible live in `Spec._cross_check
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator, model_validator
+
+from rcstudio.engines import registry as engines
 
 Kind = Literal["genrm-train", "policy-rlhf", "eval", "data"]
+TRAINING_KINDS = ("genrm-train", "policy-rlhf")  # the kinds an engine runs (Engine.kinds)
 Benchmark = Literal["rmbench", "judgebench", "arena-hard", "hs3-atomic"]
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-# Which RL algorithm each engine implements.
-ENGINE_ALGORITHMS: dict[str, str] = {"nemo-aligner": "reinforce", "trl": "grpo"}
 
 
 class SpecConflict(ValueError):
@@ -154,15 +154,20 @@ class RewardSection(Section):
     matcher: MatcherSection = Field(default_factory=MatcherSection)
 
 
-class RLSection(Section):
-    engine: Literal["nemo-aligner", "trl"] = "nemo-aligner"
-    algorithm: Literal["reinforce", "grpo"] = "reinforce"
+class RLShared(Section):
+    """`[rl]`: the RL settings every engine reads (each maps them onto its own units).
+
+    Engine-only settings live in the engine's own table `[rl.<table>]` (`[rl.nemo_aligner]`,
+    `[rl.trl]`, ...), whose models come from the engine registry; `RLSection` below adds them.
+    """
+
+    engine: str = Field(engines.default(), description="The training engine: " + " | ".join(engines.names()))
+    algorithm: str = Field("reinforce", description="RL algorithm; each engine runs its own (see its table).")
     lr: float = Field(2e-6, gt=0)
     global_batch_size: int = Field(256, gt=0, description="Prompts per step.")
     mini_batch_size: int = Field(128, gt=0, description="Prompts per optimizer step.")
     rollouts_per_prompt: int = Field(8, gt=0)
     micro_batch_size: int = Field(1, gt=0, description="Rollouts per GPU per training forward/backward.")
-    rollout_micro_batch_size: int = Field(8, gt=0, description="Prompts per GPU per generation call.")
     kl_beta: float = Field(0.0, ge=0.0)
     clip_ratio: float = Field(0.2, gt=0.0)
     max_prompt_tokens: int = Field(8192, gt=0)
@@ -175,19 +180,39 @@ class RLSection(Section):
     seed: int = 42
     temperature: float = Field(1.0, gt=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    tensor_parallel: int = Field(1, gt=0)
-    pipeline_parallel: int = Field(1, gt=0)
     save_interval: int = Field(10, gt=0)
     val_check_interval: int = Field(10, gt=0)
-    engine_overrides: list[str] = Field(
-        default_factory=list,
-        description="Extra Hydra overrides appended to the NeMo-Aligner actor's (checked at compile time).",
-    )
 
     @property
     def effective_seq_length(self) -> int:
         """The model sequence length the engine is configured with."""
         return self.seq_length or (self.max_prompt_tokens + self.max_generation_tokens)
+
+
+def _choices(values: tuple[str, ...]) -> Any:
+    return Literal[values]  # Literal["a", "b", ...] from a tuple
+
+
+def _rl_section() -> type[RLShared]:
+    """`[rl]` with `engine` limited to the registered engines and one table per engine."""
+    models = engines.settings_models()
+    algorithms = tuple(dict.fromkeys(a for m in models.values() for a in m.algorithms))
+    fields: dict[str, Any] = {
+        "engine": (_choices(engines.names()),
+                   Field(engines.default(), description="The training engine: " + " | ".join(engines.names()))),
+        "algorithm": (_choices(algorithms), Field(
+            "reinforce", description="; ".join(f"{' | '.join(m.algorithms)} ({n})" for n, m in models.items()))),
+    }
+    for name, model in models.items():
+        fields[engines.table_of(name)] = (model, Field(
+            default_factory=model, description=f"Settings only the {name} engine reads (rl.engine = {name!r})."))
+    return create_model("RLSection", __base__=RLShared, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:
+    RLSection = RLShared
+else:
+    RLSection = _rl_section()
 
 
 class ClusterSection(Section):
@@ -207,11 +232,6 @@ class ClusterSection(Section):
     ready_timeout_s: int = Field(1800, gt=0, description="How long the actor waits for the reward server.")
     container_image: str = ""
     container_mounts: list[str] = Field(default_factory=list)
-    nemo_aligner_dir: str = "/opt/NeMo-Aligner"
-    actor_command: list[str] = Field(
-        default_factory=list,
-        description="Replaces the NeMo-Aligner actor in het group 1 (argv; tests, custom actors).",
-    )
     sbatch_extra: list[str] = Field(default_factory=list, description='Extra "#SBATCH" flags, e.g. ["--exclusive"].')
     setup: list[str] = Field(default_factory=list, description="Shell lines run before the job.")
     array_parallelism: int = Field(16, gt=0)
@@ -376,12 +396,6 @@ class Spec(Section):
         return "alpha" in self.reward.model_fields_set
 
 
-def data_parallel_size(spec: Spec) -> int:
-    """Actor GPUs divided by the model-parallel size (tensor x pipeline)."""
-    gpus = spec.cluster.gpus_per_node * spec.cluster.nodes
-    return gpus // (spec.rl.tensor_parallel * spec.rl.pipeline_parallel)
-
-
 def cross_checks(spec: Spec) -> list[SpecConflict]:
     """All impossible combinations in `spec`, first the ones a user most likely made."""
     out: list[SpecConflict] = []
@@ -413,23 +427,25 @@ def cross_checks(spec: Spec) -> list[SpecConflict]:
         for key in ("input", "output"):
             if not getattr(spec.decompose, key):
                 out.append(SpecConflict(f"decompose.{key}", f"a data experiment needs decompose.{key}"))
-    if kind in ("genrm-train", "policy-rlhf"):
+    if kind in TRAINING_KINDS:
         out.extend(_training_checks(spec))
     return out
 
 
 def _training_checks(spec: Spec) -> list[SpecConflict]:
     out: list[SpecConflict] = []
-    rl, cluster, kind = spec.rl, spec.cluster, spec.experiment.kind
-    expected = ENGINE_ALGORITHMS[rl.engine]
-    if rl.algorithm != expected:
+    rl, kind = spec.rl, spec.experiment.kind
+    runs = engines.algorithms()
+    if rl.algorithm not in runs[rl.engine]:
+        others = [name for name, algos in runs.items() if rl.algorithm in algos]
+        hint = f'set rl.algorithm = "{runs[rl.engine][0]}"' + (f' or rl.engine = "{others[0]}"' if others else "")
         out.append(SpecConflict(
-            "rl.algorithm", f'engine "{rl.engine}" runs "{expected}", not "{rl.algorithm}"',
-            f'set rl.algorithm = "{expected}" or rl.engine = '
-            f'"{next(e for e, a in ENGINE_ALGORITHMS.items() if a == rl.algorithm)}"'))
-    if kind == "policy-rlhf" and rl.engine != "nemo-aligner":
-        out.append(SpecConflict("rl.engine", "policy-rlhf runs on the nemo-aligner engine only",
-                                'set rl.engine = "nemo-aligner"'))
+            "rl.algorithm", f'engine "{rl.engine}" runs "{" | ".join(runs[rl.engine])}", not "{rl.algorithm}"', hint))
+    engine = engines.get(rl.engine)
+    if kind not in engine.kinds:
+        able = [e.name for e in engines.all_engines() if kind in e.kinds]
+        out.append(SpecConflict("rl.engine", f"{kind} runs on the {' or '.join(able)} engine only",
+                                f'set rl.engine = "{able[0]}"' if able else None))
     if kind == "genrm-train" and not spec.data.train:
         out.append(SpecConflict("data.train", "a genrm-train experiment needs training data",
                                 'e.g. train = ["hf://Qwen/RationaleRM:full"]'))
@@ -452,34 +468,8 @@ def _training_checks(spec: Spec) -> list[SpecConflict]:
             "lower max_generation_tokens / max_prompt_tokens or raise rl.seq_length"))
     if rl.max_steps == 0:
         out.append(SpecConflict("rl.max_steps", "0 steps trains nothing", "use -1 to train for rl.epochs"))
-    if rl.engine == "nemo-aligner":
-        gpus = cluster.gpus_per_node * cluster.nodes
-        mp = rl.tensor_parallel * rl.pipeline_parallel
-        if gpus == 0:
-            if not cluster.actor_command:  # a replacement actor (tests, custom clients) may run on CPUs
-                out.append(SpecConflict("cluster.gpus_per_node", "the NeMo-Aligner actor needs GPUs",
-                                        "set cluster.gpus_per_node (and nodes) for het group 1"))
-            return out
-        if gpus % mp:
-            out.append(SpecConflict(
-                "rl.tensor_parallel",
-                f"{gpus} actor GPUs (nodes x gpus_per_node) are not divisible by tensor_parallel x "
-                f"pipeline_parallel = {mp}", "make nodes * gpus_per_node a multiple of tp * pp"))
-            return out
-        dp = data_parallel_size(spec)
-        if rl.global_batch_size % (rl.rollout_micro_batch_size * dp):
-            out.append(SpecConflict(
-                "rl.global_batch_size",
-                f"prompts per step ({rl.global_batch_size}) must be divisible by rollout_micro_batch_size "
-                f"x data-parallel size = {rl.rollout_micro_batch_size} x {dp}",
-                f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
-        samples = rl.mini_batch_size * rl.rollouts_per_prompt
-        if samples % (rl.micro_batch_size * dp):
-            out.append(SpecConflict(
-                "rl.mini_batch_size",
-                f"rollouts per optimizer step (mini_batch_size x rollouts_per_prompt = {samples}) must be "
-                f"divisible by micro_batch_size x data-parallel size = {rl.micro_batch_size} x {dp}",
-                f"data-parallel size = nodes*gpus_per_node/(tp*pp) = {gpus}/{mp}"))
+    if not out:  # the engine's own checks assume the shared ones hold
+        out.extend(engine.check(spec))
     return out
 
 

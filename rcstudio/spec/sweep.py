@@ -92,7 +92,7 @@ def _point_spec(base: dict[str, Any], sets: dict[str, Any], spec: Spec, where: s
 
 def expand(spec: Spec) -> list[RunSpec]:
     """All runs of a spec, in a fixed order: sweep points (grid order, then zip), then variants by name."""
-    base = canonical_dict(spec)
+    base = canonical_dict(spec, all_engines=True)
     base["sweep"] = {"grid": {}, "zip": {}}
     base["variants"] = {}
     runs: list[RunSpec] = []

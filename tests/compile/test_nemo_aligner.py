@@ -16,7 +16,7 @@ import yaml
 from hydra.errors import ConfigCompositionException
 
 from rcstudio.compile import compile_run, load_run
-from rcstudio.compile.nemo_aligner import REWARD_IP_KEY
+from rcstudio.engines.nemo_aligner.compile import REWARD_IP_KEY
 from rcstudio.errors import UserError
 from rcstudio.spec import expand, load_spec
 
@@ -53,7 +53,7 @@ def test_every_compiled_override_list_composes_and_resolves(nemo_conf, tmp_path)
                 assert cfg["trainer"]["reinforce"]["trt_llm"]["max_input_len"] == rl.max_prompt_tokens
                 assert cfg["model"]["reinforce"]["length_params"]["max_length"] == rl.max_generation_tokens
                 assert cfg["model"]["optim"]["lr"] == rl.lr
-                assert cfg["model"]["tensor_model_parallel_size"] == rl.tensor_parallel
+                assert cfg["model"]["tensor_model_parallel_size"] == run.spec.rl.nemo_aligner.tensor_parallel
                 assert cfg["pretrained_checkpoint"]["restore_from_path"] == run.spec.judge.checkpoint
                 assert cfg["remote_rm"]["reward_model"] == {"name": "reward_model", "ip": "10.0.0.7",
                                                             "port": run.spec.cluster.reward_port}
@@ -91,17 +91,17 @@ def test_a_misspelled_key_fails_composition(nemo_conf, compile_spec):
 
 def test_engine_overrides_are_composed_at_compile_time(nemo_conf, compile_spec, monkeypatch):
     monkeypatch.setenv("RCSTUDIO_NEMO_CONF", str(nemo_conf))
-    text = GENRM + '[rl]\nengine_overrides = ["trainer.reinforce.trt_llm.enable=false"]\n'
+    text = GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.reinforce.trt_llm.enable=false"]\n'
     (compiled,) = compile_spec(text)
     config = (compiled.run_dir / "compiled" / "config.yaml").read_text()
     assert "Composed with Hydra" in config
     assert yaml.safe_load(config)["trainer"]["reinforce"]["trt_llm"]["enable"] is False
     assert composed(nemo_conf, compiled)["trainer"]["reinforce"]["trt_llm"]["enable"] is False
     with pytest.raises(UserError) as info:
-        compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.reinforce.trt_lm.enable=false"]\n')
-    assert info.value.location.key == "rl.engine_overrides" and info.value.location.line == 7
+        compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.reinforce.trt_lm.enable=false"]\n')
+    assert info.value.location.key == "rl.nemo_aligner.overrides" and info.value.location.line == 7
     with pytest.raises(UserError, match="not a Hydra override"):
-        compile_spec(GENRM + '[rl]\nengine_overrides = ["model.optim.lr"]\n')
+        compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["model.optim.lr"]\n')
 
 
 def test_config_yaml_without_a_conf_dir_says_so(compile_spec, monkeypatch):
@@ -111,7 +111,7 @@ def test_config_yaml_without_a_conf_dir_says_so(compile_spec, monkeypatch):
     assert "not the composed config" in text
     assert yaml.safe_load(text)["model"]["reinforce"]["num_rollout_samples"] == 256
     # An engine override below a scalar key replaces it in the listing (it used to raise TypeError).
-    (compiled,) = compile_spec(GENRM + '[rl]\nengine_overrides = ["trainer.devices.x=1"]\n')
+    (compiled,) = compile_spec(GENRM + '[rl.nemo_aligner]\noverrides = ["trainer.devices.x=1"]\n')
     tree = yaml.safe_load((compiled.run_dir / "compiled" / "config.yaml").read_text())
     assert tree["trainer"]["devices"] == {"x": 1}
 
@@ -261,7 +261,8 @@ def test_hostile_strings_stay_single_arguments(compile_spec, tmp_path, nemo_conf
         [cluster]
         container_image = "img; touch PWNED6"
         container_mounts = ["/a b:/c'd"]
-        nemo_aligner_dir = "/opt/$(touch PWNED7)"
+        [rl.nemo_aligner]
+        install_dir = "/opt/$(touch PWNED7)"
     """.replace(repr(HOSTILE), '"' + HOSTILE.replace("\\", "\\\\").replace('"', '\\"') + '"'), out=hostile_dir)
     script = compiled.plan.script
     subprocess.run(["bash", "-n", str(script)], check=True)
@@ -290,6 +291,7 @@ def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path):
         [cluster]
         gpus_per_node = 0
         reward_gpus = 0
+        [rl.nemo_aligner]
         actor_command = ["python", "-c", "print('a; b')", "$RCSTUDIO_REWARD_URL"]
         [reward.matcher]
         kind = "embedding"
@@ -303,7 +305,7 @@ def test_actor_command_replaces_the_nemo_actor(compile_spec, tmp_path):
 
 
 def test_compose_cache_matches_hydra_for_every_sweep_point(nemo_conf, tmp_path):
-    from rcstudio.compile.nemo_aligner import ComposeCache, override_items, render_overrides
+    from rcstudio.engines.nemo_aligner.compile import ComposeCache, override_items, render_overrides
 
     spec_file = tmp_path / "s.toml"
     spec_file.write_text('[experiment]\nname = "c"\n[judge]\ncheckpoint = "/x/${notenv}.nemo"\n'

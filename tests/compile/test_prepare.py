@@ -44,7 +44,7 @@ def make_spec(tmp_path):
             eval_line = f'eval = ["{write_jsonl(tmp_path / "val.jsonl", eval_recs)}"]\n'
         text = (f'[experiment]\nname = "prep"\n[judge]\ncheckpoint = "/c.nemo"\n'
                 f'[data]\ntrain = ["{train}"]\n{eval_line}{extra}\n'
-                '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\nrollout_micro_batch_size = 1\n'
+                '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\n[rl.nemo_aligner]\nrollout_micro_batch_size = 1\n'
                 '[cluster]\ngpus_per_node = 1\n')
         (tmp_path / "spec.toml").write_text(text)
         return expand(load_spec(tmp_path / "spec.toml", overrides))[0].spec
@@ -146,7 +146,7 @@ def test_policy_rlhf_prompts_are_the_conversation(tmp_path):
     (tmp_path / "spec.toml").write_text(
         '[experiment]\nname = "pol"\nkind = "policy-rlhf"\n[judge]\nendpoint = "http://genrm:8000/v1"\n'
         '[policy]\ncheckpoint = "/p.nemo"\n[data]\ntrain = ["p.jsonl"]\neval = ["p.jsonl"]\n'
-        '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\nrollout_micro_batch_size = 1\n[cluster]\ngpus_per_node = 1\n')
+        '[rl]\nglobal_batch_size = 4\nmini_batch_size = 4\n[rl.nemo_aligner]\nrollout_micro_batch_size = 1\n[cluster]\ngpus_per_node = 1\n')
     spec = load_spec(tmp_path / "spec.toml")
     prepare_data(tmp_path / "run", spec)
     train = read_jsonl(tmp_path / "run" / "data" / "train_prompts.jsonl")

@@ -24,11 +24,11 @@ def test_default_steps_follow_kind_and_engine():
     assert dispatch.choose_target(spec, None).function == "run_eval_job"
     tiny = [r for r in __import__("rcstudio.spec", fromlist=["expand"]).expand(
         _spec(["variants.tiny-trl.enabled=true"])) if r.spec.experiment.kind == "genrm-train"][0].spec
-    assert dispatch.choose_target(tiny, None).module == "rcstudio.engines.trl_grpo"
+    assert dispatch.choose_target(tiny, None).module == "rcstudio.engines.trl.train"
     assert dispatch.choose_target(tiny, "prepare").function == "prepare_data"
     with pytest.raises(UserError, match="unknown step"):
         dispatch.choose_target(spec, "bake")
-    with pytest.raises(UserError, match="TRL engine only"):
+    with pytest.raises(UserError, match="trl engine only"):
         dispatch.choose_target(spec, "train")  # rl.engine defaults to nemo-aligner
 
 

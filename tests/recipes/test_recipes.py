@@ -30,7 +30,7 @@ def test_the_paper_recipes_are_listed():
 
 @pytest.mark.parametrize("path", RATIONALERM, ids=lambda p: p.stem)
 def test_recipe_validates_compiles_and_composes(path, tmp_path, shared_dir, monkeypatch):
-    from rcstudio.compile.nemo_aligner import REWARD_IP_KEY, compose
+    from rcstudio.engines.nemo_aligner.compile import REWARD_IP_KEY, compose
 
     conf = shared_dir / "reference" / "nemo-aligner-v0.7.0-conf"
     monkeypatch.setenv("RCSTUDIO_NEMO_CONF", str(conf))

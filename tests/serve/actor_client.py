@@ -1,4 +1,4 @@
-"""Stands in for the NeMo-Aligner actor in het group 1 (cluster.actor_command): reads the prepared
+"""Stands in for the NeMo-Aligner actor in het group 1 (rl.nemo_aligner.actor_command): reads the prepared
 prompts, writes one right, one wrong and one malformed judgment per prompt, sends them to the reward
 server the job started (RCSTUDIO_REWARD_URL) with the Triton client, saves the rewards."""
 

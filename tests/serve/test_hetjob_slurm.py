@@ -1,5 +1,5 @@
 """A compiled genrm-train hetjob on the local Slurm cluster, the actor replaced by a Triton client
-script (cluster.actor_command): group 0 prepares data and serves rewards, group 1 waits for
+script (rl.nemo_aligner.actor_command): group 0 prepares data and serves rewards, group 1 waits for
 readiness, gets rewards, exits; the server is torn down with the job."""
 
 from __future__ import annotations
@@ -76,9 +76,11 @@ kind = "embedding"
 global_batch_size = 2
 mini_batch_size = 2
 rollouts_per_prompt = 3
-rollout_micro_batch_size = 1
 max_prompt_tokens = 1024
 max_generation_tokens = 512
+[rl.nemo_aligner]
+rollout_micro_batch_size = 1
+actor_command = {json.dumps(actor)}
 [cluster]
 executor = "slurm"
 nodes = 1
@@ -88,7 +90,6 @@ cpus_per_task = 1
 time = "00:10:00"
 reward_port = {_free_port()}
 ready_timeout_s = 180
-actor_command = {json.dumps(actor)}
 runs_root = "{tmp_path / 'runs'}"
 [tracking]
 mode = "offline"

@@ -41,6 +41,7 @@ top_k = 0
 global_batch_size = 8
 mini_batch_size = 8
 rollouts_per_prompt = 1
+[rl.nemo_aligner]
 rollout_micro_batch_size = 1
 [tracking]
 mode = "disabled"

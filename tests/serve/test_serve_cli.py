@@ -41,6 +41,7 @@ kind = "embedding"
 global_batch_size = 8
 mini_batch_size = 8
 rollouts_per_prompt = 1
+[rl.nemo_aligner]
 rollout_micro_batch_size = 1
 [cluster]
 gpus_per_node = 8

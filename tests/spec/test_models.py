@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from rcstudio.spec.models import Spec, SpecConflict, cross_checks, data_parallel_size
+from rcstudio.engines.nemo_aligner.engine import data_parallel_size
+from rcstudio.spec.models import Spec, SpecConflict, cross_checks
 
 
 def make(**sections):
@@ -39,7 +40,7 @@ def test_defaults_are_the_paper_setup():
         ({"rl": {"engine": "trl"}}, "rl.algorithm"),
         ({"rl": {"algorithm": "grpo"}}, "rl.algorithm"),
         ({"rl": {"seq_length": 16384}}, "rl.max_generation_tokens"),
-        ({"rl": {"tensor_parallel": 3}}, "rl.tensor_parallel"),
+        ({"rl": {"nemo_aligner": {"tensor_parallel": 3}}}, "rl.nemo_aligner.tensor_parallel"),
         ({"rl": {"global_batch_size": 96, "mini_batch_size": 96}}, "rl.global_batch_size"),  # 96 % (8*8)
         ({"rl": {"micro_batch_size": 3}}, "rl.mini_batch_size"),  # 128*8 % (3*8)
         ({"rl": {"engine": "trl", "algorithm": "grpo", "rollouts_per_prompt": 1}}, "rl.rollouts_per_prompt"),
@@ -65,7 +66,7 @@ def test_alpha_is_fine_with_additive_and_gated_default_is_unset():
 
 
 def test_valid_parallel_layout_passes():
-    spec = make(rl={"tensor_parallel": 4}, cluster={"nodes": 4})
+    spec = make(rl={"nemo_aligner": {"tensor_parallel": 4}}, cluster={"nodes": 4})
     assert data_parallel_size(spec) == 8
     assert cross_checks(spec) == []
 

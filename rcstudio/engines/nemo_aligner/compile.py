@@ -5,7 +5,7 @@ GenRM training and policy RLHF both run the REINFORCE actor
 reward model; rcstudio's reward server plays that model. The compiler emits:
 - `overrides.txt`: the Hydra override list (`++key` for keys the YAML lacks; the checkpoint fills them),
 - `config.yaml`: the composed config for reading (composed with Hydra when a NeMo-Aligner conf dir is
-  reachable: `$RCSTUDIO_NEMO_CONF` or `<cluster.nemo_aligner_dir>/examples/nlp/gpt/conf`),
+  reachable: `$RCSTUDIO_NEMO_CONF` or `<rl.nemo_aligner.install_dir>/examples/nlp/gpt/conf`),
 - `job.sbatch`: the heterogeneous job from `slurm/templates/nemo_aligner_hetjob.sbatch.tmpl`.
 Checks NeMo would only make at run time (batch divisibility, lengths, intervals) happen here.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.compile import hydra_values as hv
+from rcstudio.engines.nemo_aligner.settings import Settings
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted
 from rcstudio.spec.models import Spec
@@ -31,7 +32,7 @@ NEMO_ALIGNER_VERSION = "0.7.0"
 ACTOR_SCRIPT = "examples/nlp/gpt/train_gpt_reinforce_actor.py"
 CONF_SUBDIR = "examples/nlp/gpt/conf"
 CONFIG_NAME = "gpt_reinforce_actor"
-TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
+TEMPLATE = Path(__file__).resolve().parents[3] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
 REWARD_IP_KEY = "remote_rm.reward_model.ip"
 CHATML_END_STRINGS = ["<|im_end|>", "<|endoftext|>"]
 
@@ -58,6 +59,11 @@ def _error(spec: Spec, key: str, message: str, hint: str | None = None) -> UserE
     return origins.error(key, message, hint) if origins is not None else UserError(message, key=key, hint=hint)
 
 
+def settings(spec: Spec) -> Settings:
+    """The spec's `[rl.nemo_aligner]` table."""
+    return spec.rl.nemo_aligner  # type: ignore[attr-defined,no-any-return]
+
+
 # -- overrides -------------------------------------------------------------------------------------
 def restore_path(spec: Spec) -> str:
     return spec.policy.checkpoint if spec.experiment.kind == "policy-rlhf" else spec.judge.checkpoint
@@ -67,8 +73,9 @@ Item = tuple[str, Any, bool]  # (key, value, add: key absent from the YAML -> `+
 
 
 def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
-    """The spec's values as (key, value, add) for the actor's config (engine_overrides excluded)."""
+    """The spec's values as (key, value, add) for the actor's config (rl.nemo_aligner.overrides excluded)."""
     spec, rl, cluster, tracking = run.spec, run.spec.rl, run.spec.cluster, run.spec.tracking
+    na = settings(spec)
     data = Path(run_dir) / "data"
     val = str(data / "val_prompts.jsonl")
     o: list[tuple[str, Any]] = [  # "++" marks keys absent from the YAML
@@ -86,11 +93,11 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("model.global_batch_size", rl.mini_batch_size * rl.rollouts_per_prompt),
         ("model.micro_batch_size", rl.micro_batch_size),
         ("model.seed", rl.seed),
-        ("++model.tensor_model_parallel_size", rl.tensor_parallel),
-        ("++model.pipeline_model_parallel_size", rl.pipeline_parallel),
+        ("++model.tensor_model_parallel_size", na.tensor_parallel),
+        ("++model.pipeline_model_parallel_size", na.pipeline_parallel),
         ("model.optim.lr", rl.lr),
         ("model.reinforce.num_rollout_samples", rl.global_batch_size),
-        ("model.reinforce.rollout_micro_batch_size", rl.rollout_micro_batch_size),
+        ("model.reinforce.rollout_micro_batch_size", na.rollout_micro_batch_size),
         ("model.reinforce.sampling_params.temperature", rl.temperature),
         ("model.reinforce.sampling_params.top_p", rl.top_p),
         ("model.reinforce.length_params.max_length", rl.max_generation_tokens),
@@ -133,8 +140,8 @@ def _override_parser():
 # -- compile-time checks ---------------------------------------------------------------------------
 def check(run: RunSpec) -> None:
     """What NeMo-Aligner would only find at run time, found now (raises UserError)."""
-    spec, rl = run.spec, run.spec.rl
-    custom_actor = bool(spec.cluster.actor_command)
+    spec, rl, na = run.spec, run.spec.rl, settings(run.spec)
+    custom_actor = bool(na.actor_command)
     if not restore_path(spec) and not custom_actor:
         key = "policy.checkpoint" if spec.experiment.kind == "policy-rlhf" else "judge.checkpoint"
         raise _error(spec, key, "the NeMo-Aligner actor needs a .nemo checkpoint (restore_from_path)",
@@ -146,12 +153,12 @@ def check(run: RunSpec) -> None:
                      f"e.g. save_interval = {rl.val_check_interval * max(1, rl.save_interval // rl.val_check_interval)}")
     if spec.experiment.kind == "policy-rlhf" and not spec.judge.endpoint and not spec.judge.model:
         raise _error(spec, "judge.endpoint", "policy-rlhf needs the trained GenRM: an endpoint or a model to serve")
-    parser = _override_parser() if rl.engine_overrides else None
-    for i, text in enumerate(rl.engine_overrides):
+    parser = _override_parser() if na.overrides else None
+    for i, text in enumerate(na.overrides):
         try:
             parser.parse_override(text)
         except Exception as exc:  # hydra raises OverrideParseException
-            raise _error(spec, "rl.engine_overrides", f"entry {i} ({text!r}) is not a Hydra override: "
+            raise _error(spec, "rl.nemo_aligner.overrides", f"entry {i} ({text!r}) is not a Hydra override: "
                          f"{str(exc).splitlines()[0]}", "write key=value, ++key=value or ~key") from None
 
 
@@ -169,7 +176,7 @@ def register_resolvers() -> None:
 def find_conf_dir(spec: Spec) -> Path | None:
     env = os.environ.get("RCSTUDIO_NEMO_CONF")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(spec.cluster.nemo_aligner_dir) / CONF_SUBDIR)
+    candidates.append(Path(settings(spec).install_dir) / CONF_SUBDIR)
     for c in candidates:
         if (c / f"{CONFIG_NAME}.yaml").is_file():
             return c.resolve()
@@ -241,7 +248,7 @@ def render_config_yaml(run: RunSpec, items: list[Item], cache: ComposeCache | No
     import yaml
 
     items = items + [(REWARD_IP_KEY, "REWARD_HOST", False)]
-    engine = list(run.spec.rl.engine_overrides)
+    engine = list(settings(run.spec).overrides)
     conf_dir = find_conf_dir(run.spec)
     head = [f"NeMo-Aligner v{NEMO_ALIGNER_VERSION} {CONFIG_NAME} for run {run.run_id} ({run.name}).",
             f"{REWARD_IP_KEY} is a placeholder: the job sets it to the first node of het group 0.",
@@ -249,8 +256,8 @@ def render_config_yaml(run: RunSpec, items: list[Item], cache: ComposeCache | No
     if conf_dir is not None:
         try:
             data = (cache or _CACHE).compose(conf_dir, items, engine)
-        except Exception as exc:  # a bad engine_overrides entry, most likely
-            raise _error(run.spec, "rl.engine_overrides",
+        except Exception as exc:  # a bad rl.nemo_aligner.overrides entry, most likely
+            raise _error(run.spec, "rl.nemo_aligner.overrides",
                          f"the overrides do not compose with {conf_dir}: {str(exc).splitlines()[0]}") from None
         head.insert(1, f"Composed with Hydra against {CONFIG_NAME}.yaml of the NeMo-Aligner conf dir.")
     else:
@@ -325,8 +332,9 @@ def _actor(spec: Spec) -> tuple[str, str]:
         mounts = [shlex.quote(m) for m in c.container_mounts] + ['"$RUN_DIR:$RUN_DIR"']
         flag_text += " --container-image=" + shlex.quote(c.container_image)
         flag_text += " --container-mounts=" + ",".join(mounts)
-    if c.actor_command:
-        body = [sh_quote(a) for a in c.actor_command]
+    actor_command = settings(spec).actor_command
+    if actor_command:
+        body = [sh_quote(a) for a in actor_command]
     else:
         body = ["python", "-u", f'"$NEMO_ALIGNER_DIR"/{ACTOR_SCRIPT}',
                 "--config-path", f'"$NEMO_ALIGNER_DIR"/{CONF_SUBDIR}', "--config-name", CONFIG_NAME,
@@ -351,7 +359,7 @@ def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
         "setup": "\n".join(c.setup) if c.setup else ": # none",
         "run_dir": shlex.quote(str(run_dir)),
         "run_id": shlex.quote(run.run_id),
-        "nemo_aligner_dir": shlex.quote(c.nemo_aligner_dir),
+        "nemo_aligner_dir": shlex.quote(settings(spec).install_dir),
         "reward_port": str(c.reward_port),
         "vllm_port": str(c.vllm_port),
         "ready_timeout_s": str(c.ready_timeout_s),

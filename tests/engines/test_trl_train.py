@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rcstudio.engines import trl_grpo
+from rcstudio.engines.trl import train as trl_grpo
 from rcstudio.engines.grpo_reward import SHARED_KEYS, HybridReward
 from rcstudio.errors import UserError
 from rcstudio.rationale.data import load_pairs
