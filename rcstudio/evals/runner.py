@@ -153,14 +153,9 @@ class LocalHFBackend:
         self.device = device
 
     def _prompt_ids(self, messages: list[dict]) -> list[int]:
-        tok = self._tok
-        if getattr(tok, "chat_template", None):
-            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-                ids = ids["input_ids"]
-        else:
-            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-            ids = tok(text)["input_ids"]
+        from rcstudio.engines.tokens import prompt_ids
+
+        ids = prompt_ids(self._tok, messages)  # the one counter: chat template, else plain rendering
         limit = int(getattr(self._lm.config, "max_position_embeddings", 0) or 0)
         if limit:
             ids = ids[-max(1, limit - self.max_new_tokens):]

@@ -2,7 +2,9 @@
 
 `rcstudio run-job` writes `logs/job-times.json` in the run dir at its start (`started_at`) and end
 (`ended_at`, with the outcome); every attempt (resubmit, requeue) starts the record afresh. The
-poller copies these times into the registry for local jobs; Slurm jobs take sacct's Start/End.
+poller copies these times into the registry for local jobs; Slurm jobs take sacct's Start/End. A job
+that Slurm reports CANCELLED but that recorded COMPLETED (the cancel came after its last step, and
+it finished cleanly) is COMPLETED.
 """
 
 from __future__ import annotations
@@ -48,3 +50,17 @@ def read_times(run_dir: str | Path, since: float | None = None) -> tuple[float |
     if since is not None and start < since:
         return None
     return float(start), float(end) if isinstance(end, (int, float)) else None
+
+
+def read_outcome(run_dir: str | Path, since: float | None = None) -> str | None:
+    """The outcome the latest attempt recorded at its end (None while running / no record / older
+    than `since`). A job cancelled after its last step finished records COMPLETED."""
+    try:
+        data = json.loads((Path(run_dir) / TIMES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    start = data.get("started_at")
+    if since is not None and (not isinstance(start, (int, float)) or start < since):
+        return None
+    outcome = data.get("outcome")
+    return outcome if data.get("ended_at") is not None and isinstance(outcome, str) else None

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from rcstudio.launch.executors import Executor, executor_for
-from rcstudio.launch.job_times import read_times
+from rcstudio.launch.job_times import read_outcome, read_times
 from rcstudio.launch.jobs import JobRef
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.launch.submit import job_ref
@@ -59,6 +59,8 @@ class Poller:
                     if t - run.created_at < GRACE_S:
                         continue
                     state = "UNKNOWN"
+                if state == "CANCELLED" and self._own_outcome(run, jobs) == "COMPLETED":
+                    state = "COMPLETED"  # cancelled after its work was done: it finished cleanly
                 if state != run.state:
                     changes[run.run_id] = state
                     moved.append((run, ref))
@@ -66,6 +68,12 @@ class Poller:
         self.registry.update_states(changes)  # stamps the poll time where no job time is known
         self.registry.set_times(times)
         return changes
+
+    @staticmethod
+    def _own_outcome(run: RunRecord, jobs: dict) -> str | None:
+        """The outcome this attempt of the run recorded itself (launch/job_times.py)."""
+        job = jobs.get(run.job_id)
+        return read_outcome(run.run_dir, since=(job.submitted_at - 1.0) if job is not None else None)
 
     def _times(self, name: str, moved: list[tuple[RunRecord, JobRef]], jobs: dict) -> dict:
         """Start/end of runs whose state just changed, as the job recorded them: the scheduler's

@@ -180,6 +180,8 @@ class RLShared(Section):
     seed: int = 42
     temperature: float = Field(1.0, gt=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    keep_checkpoints: int = Field(
+        2, gt=0, description="Checkpoints kept (the newest N); optimizer state only in the newest, the resume point.")
     save_interval: int = Field(10, gt=0)
     val_check_interval: int = Field(10, gt=0)
 
