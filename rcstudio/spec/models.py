@@ -77,7 +77,8 @@ class JudgeSection(Section):
     temperature: float = Field(0.0, ge=0.0)
     # The endpoint client's throttle (the one place these defaults live; LLMConfig.from_section reads them).
     concurrency: int = Field(
-        8, gt=0, description="Requests in flight to judge.endpoint at most (halved while it times out).")
+        8, gt=0, description="Eval jobs: requests in flight to judge.endpoint at most (halved while it times "
+        "out). policy-rlhf reward servers use reward.matcher.concurrency.")
     timeout_s: float = Field(
         600.0, gt=0, description="Seconds one judge request may take before it is retried (a long judgment "
         "at max_tokens on a busy server needs minutes).")
