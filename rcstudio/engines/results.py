@@ -135,7 +135,9 @@ def bench_rows_for(run_dir: str | Path) -> list[BenchRow]:
             calls = res.get("calls") if isinstance(res.get("calls"), dict) else {}
             items = res.get("n") if bench == "judgebench" else sum(
                 int(d.get("n") or 0) for d in (res.get("domains") or {}).values() if isinstance(d, dict))
-            rows.append(BenchRow(run_dir.name, bench, str(judge), _mean(res.get(key)), _breakdown(bench, res),
+            live = res.get("judge") if isinstance(res.get("judge"), dict) else {}
+            rows.append(BenchRow(run_dir.name, bench, str(live.get("model") or judge), _mean(res.get(key)),
+                                 _breakdown(bench, res),
                                  items=items if isinstance(items, int) else None,
                                  failed=calls.get("call_failures"), unparsed=calls.get("parse_failures"),
                                  calls=calls.get("n")))
@@ -152,13 +154,18 @@ def benchmark_table(run_dirs: Iterable[str | Path], title: str = "benchmarks") -
         return None
 
     def share(k: int | None, n: int | None) -> str:
-        return "-" if k is None or not n else f"{k}/{n} ({100 * k / n:.0f}%)"
+        return "-" if k is None or not n else f"{k}/{n} {100 * k / n:.0f}%"
 
     table = Table(title=title)
-    for name in ("run", "benchmark", "judge", "items", "score", "breakdown", "failed calls", "unparsed"):
-        table.add_column(name, justify="right" if name in ("items", "score") else "left")
+    for name in ("run", "benchmark", "items", "score", "failed", "unparsed", "judge"):
+        # ids and counts never wrap (a cut run id is useless); the judge name folds instead.
+        # Per-category scores: `rcstudio report` (table 2 columns).
+        if name == "judge":
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify="right" if name in ("items", "score") else "left", no_wrap=True)
     for r in rows:
-        table.add_row(escape(r.run), r.benchmark, escape(r.judge), "-" if r.items is None else str(r.items),
-                      "-" if r.score is None else f"{r.score:.1f}", escape(r.breakdown),
-                      share(r.failed, r.calls), share(r.unparsed, r.calls))
+        table.add_row(escape(r.run), r.benchmark, "-" if r.items is None else str(r.items),
+                      "-" if r.score is None else f"{r.score:.1f}", share(r.failed, r.calls),
+                      share(r.unparsed, r.calls), escape(r.judge))
     return table
