@@ -50,7 +50,9 @@ def init(
             f'extends = "{recipe}"\n\n[experiment]\nname = "{exp_name}"\n'
         )
     else:
-        text = (Path(__file__).resolve().parents[1] / "spec" / "starter.toml").read_text()
+        from importlib import resources
+
+        text = resources.files("rcstudio.spec").joinpath("starter.toml").read_text(encoding="utf-8")
         text = text.replace('name = "my-genrm"', f'name = "{exp_name}"', 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -143,7 +145,7 @@ def compile_cmd(
 
 
 def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout.")) -> None:
-    """List recipes (recipes/ in the repo and $RCSTUDIO_RECIPES)."""
+    """List recipes (shipped in rcstudio/recipes/ and in $RCSTUDIO_RECIPES)."""
     from rcstudio.spec.recipes import list_recipes, recipe_description
 
     found = list_recipes()
@@ -152,7 +154,7 @@ def recipes_list(as_json: bool = typer.Option(False, "--json", help="One JSON ob
                                 for n, p in found.items()]})
         return
     if not found:
-        typer.echo("no recipes found (recipes/ next to the package, or set RCSTUDIO_RECIPES)")
+        typer.echo("no recipes found (rcstudio/recipes/ in the package, or set RCSTUDIO_RECIPES)")
         return
     width = max(len(n) for n in found)
     for n, p in found.items():

@@ -124,6 +124,14 @@ class Engine(ABC, Generic[S]):
         `compile/` adds `spec.resolved.toml` and `compiled/run.json` around them.
         """
 
+    def training_rows(self, spec: Spec, work_dir: Path) -> list[dict[str, Any]]:
+        """The GenRM training rows this engine's job trains on, as its own data step makes them
+        (files read back from `work_dir` where it writes files): one dict per prompt with `prompt`
+        (the text before the trainer's chat templating), `id`, `swapped`, `preference` and
+        `human_checklist`. Engines build them from `engines.prepare.training_prompts(spec)`, the one
+        preparation; tests/engines/test_shared_prep.py checks every engine gets the same rows."""
+        raise NotImplementedError(f"engine {self.name} does not expose its training rows (Engine.training_rows)")
+
     def shared_metrics(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """`metrics` with the engine's own names mapped onto the shared ones (others unchanged)."""
         return {self.metric_names.get(k, k): v for k, v in metrics.items()}

@@ -1,5 +1,12 @@
-"""Data preparation for NeMo-Aligner runs: pairs -> actor prompt JSONL + the reward side's ground truth.
+"""Training-data preparation, the one for every engine: pairs -> judge prompts + ground truth.
 
+`training_prompts(spec)` is THE preparation of GenRM training prompts: which items are kept
+(`keep_for_training`), the validation split, which are shown swapped (`rationale.prompt.orders`:
+per item id and `data.seed`, so adding items reshuffles no other), the rendered judge prompt and
+the ground truth the reward needs. Every engine trains on its result (each engine only formats
+it: chat wrapping, file format), and a test checks that all registered engines get the same.
+
+`prepare_data` (the `prepare` step) writes it for the reward server and the NeMo-Aligner actor.
 Runs inside the job (`rcstudio run-job --run-dir DIR --step prepare`), first thing in het group 0.
 Writes, in `data/`:
 - `train_prompts.jsonl`, `val_prompts.jsonl`: `{"text": prompt}` per line (NeMo-Aligner's prompt
@@ -23,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.errors import JobFailed
+from rcstudio.rationale.prompt import orders, swap_decision
+from rcstudio.rationale.schema import PairItem
+from rcstudio.spec.models import Spec
+
+__all__ = ["TrainingData", "TrainingPrompt", "orders", "prepare_data", "swap_decision", "training_prompts"]
 
 TRAIN_FILE = "train_prompts.jsonl"
 VAL_FILE = "val_prompts.jsonl"
@@ -42,19 +54,35 @@ def prompt_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def swap_decision(item_id: str, seed: int) -> bool:
-    """Seeded, order-independent coin flip per item (same item + seed -> same answer anywhere)."""
-    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
-    return bool(digest[0] & 1)
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """One GenRM training prompt: the judge prompt (before any engine's chat wrapping) and the
+    ground truth of the pair as shown (`preference` already flipped when `swapped`: A = response2)."""
+
+    prompt: str
+    id: str
+    domain: str
+    preference: int | None
+    swapped: bool
+    human_checklist: tuple[str, ...]
+
+    def ground_truth(self, text: str) -> dict[str, Any]:
+        """The reward side's row for this prompt as the engine sends it (`text`, wrapped)."""
+        return {"prompt_sha": prompt_sha(text), "id": self.id, "domain": self.domain,
+                "preference": self.preference, "swapped": self.swapped,
+                "human_checklist": list(self.human_checklist)}
 
 
-def orders(item_id: str, policy: str, seed: int) -> list[bool]:
-    """Which response orders an item is shown in: [False] = as stored, [True] = swapped."""
-    if policy == "none":
-        return [False]
-    if policy == "both":
-        return [False, True]
-    return [swap_decision(item_id, seed)]
+@dataclass
+class TrainingData:
+    """What `training_prompts` made: train and validation prompts, the kept training items (a
+    tiny model's warm-up reads their stored judgments), why items were dropped, and the sources."""
+
+    train: list[TrainingPrompt]
+    val: list[TrainingPrompt]
+    train_items: list[PairItem]
+    dropped: dict[str, int]
+    sources: list[str]
 
 
 def chatml(prompt: str) -> str:
@@ -78,24 +106,24 @@ def keep_for_training(item: Any, tie_policy: str) -> str | None:
     return None
 
 
-def judge_prompts(items: Iterable[Any], *, swap: str, seed: int, wrap: Callable[[str], str],
-                  template: str, top_k: int = 0) -> list[Prompt]:
-    """GenRM training prompts (one per shown order) and their ground-truth rows."""
+def judge_prompts(items: Iterable[PairItem], *, swap: str, seed: int, template: str,
+                  top_k: int = 0) -> list[TrainingPrompt]:
+    """GenRM training prompts, one per shown order, repeated prompt texts dropped (the ground
+    truth is keyed by the prompt's hash)."""
     from rcstudio.rationale.prompt import render_judge_prompt
 
-    out = []
+    out: list[TrainingPrompt] = []
+    seen: set[str] = set()
     for item in items:
         for swapped in orders(item.id, swap, seed):
-            text = wrap(render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template))
+            text = render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template)
+            if text in seen:
+                continue
+            seen.add(text)
             pref = item.preference
-            out.append(Prompt(text, {
-                "prompt_sha": prompt_sha(text),
-                "id": item.id,
-                "domain": item.domain,
-                "preference": -pref if (swapped and pref is not None) else pref,
-                "swapped": swapped,
-                "human_checklist": list(item.human_checklist),
-            }))
+            out.append(TrainingPrompt(text, str(item.id), item.domain,
+                                      -pref if (swapped and pref is not None) else pref, swapped,
+                                      tuple(item.human_checklist)))
     return out
 
 
@@ -138,15 +166,54 @@ def split_val(items: list[Any], seed: int, fraction: float = VAL_FRACTION) -> tu
 
 
 # -- I/O -------------------------------------------------------------------------------------------
-def _load(sources: Sequence[str], limit: int) -> tuple[list[Any], list[str]]:
+def _load(sources: Sequence[str], limit: int) -> tuple[list[PairItem], list[str]]:
     from rcstudio.rationale.data import load_pairs
 
-    items, notes = [], []
+    items: list[PairItem] = []
+    notes = []
     for src in sources:
         result = load_pairs(src, limit=limit)  # no source needs more than `limit`: stop reading there
         items.extend(result.items)
         notes.append(result.summary())
     return (items[:limit] if limit else items), notes
+
+
+def load_items(spec: Spec, with_val: bool = True) -> tuple[list[PairItem], list[PairItem], list[str]]:
+    """(train items, validation items, source notes): data.train capped by data.max_items;
+    validation from data.eval (not read when `with_val` is false), else a seeded hold-out of the
+    training items (held out either way, so the training items never depend on `with_val`)."""
+    train_items, notes = _load(spec.data.train, spec.data.max_items)
+    if spec.data.eval:
+        if not with_val:
+            return train_items, [], notes
+        val_items, val_notes = _load(spec.data.eval, 0)
+        return train_items, val_items, notes + val_notes
+    train_items, val_items = split_val(train_items, spec.data.seed)
+    return train_items, val_items, notes
+
+
+def training_prompts(spec: Spec, with_val: bool = True) -> TrainingData:
+    """THE training prompts of a GenRM run, for every engine (see the module docstring);
+    `with_val=False` skips reading data.eval for engines that do not validate."""
+    train_items, val_items, notes = load_items(spec, with_val)
+    dropped: dict[str, int] = {}
+
+    def usable(items: list[PairItem]) -> list[PairItem]:
+        kept = []
+        for it in items:
+            why = keep_for_training(it, spec.reward.tie_policy)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+            else:
+                kept.append(it)
+        return kept
+
+    def build(items: list[PairItem]) -> list[TrainingPrompt]:
+        return judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed,
+                             template=spec.judge.prompt_template, top_k=spec.judge.top_k)
+
+    kept_train = usable(train_items)
+    return TrainingData(build(kept_train), build(usable(val_items)), kept_train, dropped, notes)
 
 
 def _wrapper(spec: Any) -> tuple[Callable[[str], str], Callable[[list], str]]:
@@ -176,41 +243,25 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def prepare_data(run_dir: Path, spec: Any) -> dict[str, Any]:
+def prepare_data(run_dir: Path, spec: Spec) -> dict[str, Any]:
     """Write the actor's prompt files and the ground-truth table into `run_dir/data`; returns a summary."""
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     wrap, wrap_conv = _wrapper(spec)
-    train_items, notes = _load(spec.data.train, spec.data.max_items)
-    val_items, val_notes = _load(spec.data.eval, 0) if spec.data.eval else ([], [])
-    notes += val_notes
-    if not spec.data.eval:
-        train_items, val_items = split_val(train_items, spec.data.seed)
+    if spec.experiment.kind == "policy-rlhf":
+        train_items, val_items, notes = load_items(spec)
+        dropped: dict[str, int] = {}
 
-    dropped: dict[str, int] = {}
-    policy = spec.experiment.kind == "policy-rlhf"
+        def build(items: list[PairItem]) -> list[Prompt]:
+            return dedupe(policy_prompts([it for it in items if it.context], wrap_conversation=wrap_conv))
 
-    def usable(items: list[Any]) -> list[Any]:
-        if policy:
-            return [it for it in items if it.context]
-        kept = []
-        for it in items:
-            why = keep_for_training(it, spec.reward.tie_policy)
-            if why:
-                dropped[why] = dropped.get(why, 0) + 1
-            else:
-                kept.append(it)
-        return kept
-
-    def build(items: list[Any]) -> list[Prompt]:
-        if policy:
-            return dedupe(policy_prompts(items, wrap_conversation=wrap_conv))
-        return dedupe(judge_prompts(items, swap=spec.data.swap, seed=spec.data.seed, wrap=wrap,
-                                    template=spec.judge.prompt_template, top_k=spec.judge.top_k))
-
-    train = build(usable(train_items))
-    val = build(usable(val_items))
+        train, val = build(train_items), build(val_items)
+    else:  # the shared GenRM training prompts, wrapped for the actor
+        data = training_prompts(spec)
+        notes, dropped = data.sources, data.dropped
+        train, val = ([Prompt(wrap(p.prompt), p.ground_truth(wrap(p.prompt))) for p in ps]
+                      for ps in (data.train, data.val))
     if not train:
         raise JobFailed(f"no usable training prompts ({'; '.join(notes)}; dropped: {dropped or 'none'})")
     if len(train) < spec.rl.global_batch_size:

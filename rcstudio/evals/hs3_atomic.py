@@ -5,14 +5,14 @@ Two ways in:
   re-scored with the configured matcher, no judge call (`score_stored`);
 * a live judge - the GenRM prompt of `rationale/prompt.py` (top-k reasons + boxed verdict) goes
   through the judge runner, the replies become that judge's outputs, then the same scoring
-  (`judge_tasks` + `attach_outputs`). Order policy: `random` swaps each item by a seeded coin,
+  (`judge_tasks` + `attach_outputs`). Order policy: `random` swaps each item by a seeded coin per
+  item id (`rationale.prompt.orders`, the one training prep uses),
   `both` judges every item in both orders (each order scored as its own item).
 The result objects are `rationale.score.ScoreResult`: `to_json()` is `rcstudio score --json`.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -58,18 +58,14 @@ def judge_tasks(
 ) -> tuple[list[JudgeTask], list[PairItem]]:
     """Judge calls and the item copies they score (`extra["swapped"]` set where the judge saw
     response2 as A, which the score pipeline flips back)."""
-    from rcstudio.rationale.prompt import render_judge_messages
+    from rcstudio.rationale.prompt import orders, render_judge_messages
 
     if order_policy not in ("random", "both"):
         raise UserError(f"unknown order policy {order_policy!r}", key="eval.order_policy", hint="both or random")
     tasks: list[JudgeTask] = []
     copies: list[PairItem] = []
     for it in items:
-        if order_policy == "both":
-            orders = [False, True]
-        else:
-            orders = [random.Random(f"{seed}:{it.id}").random() < 0.5]
-        for swapped in orders:
+        for swapped in orders(it.id, order_policy, seed):  # the swaps training prep makes too
             key = f"{it.id}:{'swapped' if swapped else 'original'}"
             copy_id = key if order_policy == "both" else it.id
             copies.append(replace(it, id=copy_id, extra={**it.extra, "swapped": swapped, "task_key": key}, outputs={}))

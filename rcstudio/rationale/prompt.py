@@ -13,6 +13,7 @@ either the built-in `rcstudio-genrm-v1` or such a file.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from string import Template
@@ -119,3 +120,20 @@ def render_judge_messages(
 ) -> list[dict]:
     """Chat messages for an OpenAI-compatible endpoint or a chat template."""
     return [{"role": "user", "content": render_judge_prompt(item, top_k, swapped, template)}]
+
+
+def swap_decision(item_id: str, seed: int) -> bool:
+    """Seeded, order-independent coin flip per item: the same item and seed give the same answer
+    anywhere (training prep of every engine, evals), and adding items changes no other item's."""
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    return bool(digest[0] & 1)
+
+
+def orders(item_id: str, policy: str, seed: int) -> list[bool]:
+    """Which response orders an item is shown in (`swapped` per shown copy): policy `none` ->
+    [False] (as stored), `both` -> [False, True], `random` -> [swap_decision(item_id, seed)]."""
+    if policy == "none":
+        return [False]
+    if policy == "both":
+        return [False, True]
+    return [swap_decision(item_id, seed)]

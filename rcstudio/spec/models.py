@@ -370,7 +370,7 @@ class Variant(BaseModel):
 class Spec(Section):
     """A whole experiment: what to train or evaluate, on what, where, and what to sweep."""
 
-    extends: str | None = Field(None, description="Recipe name (recipes/<name>.toml) or a path to a spec.")
+    extends: str | None = Field(None, description="Recipe name (rcstudio/recipes/<name>.toml, or in $RCSTUDIO_RECIPES) or a path to a spec.")
     experiment: ExperimentSection
     judge: JudgeSection = Field(default_factory=JudgeSection)
     policy: PolicySection = Field(default_factory=PolicySection)

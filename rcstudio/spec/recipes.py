@@ -1,12 +1,13 @@
 """Finding recipes: named base specs a spec can `extends = "rationalerm/genrm-gated"`.
 
-Searched in `$RCSTUDIO_RECIPES` (os.pathsep-separated directories) first, then the repository's
-`recipes/` directory next to the package.
+Searched in `$RCSTUDIO_RECIPES` (os.pathsep-separated directories) first, then the recipes shipped
+inside the package (`rcstudio/recipes/`, package data: found from any install, editable or not).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import rcstudio
@@ -14,7 +15,7 @@ import rcstudio
 
 def recipe_dirs() -> list[Path]:
     dirs = [Path(p).expanduser() for p in os.environ.get("RCSTUDIO_RECIPES", "").split(os.pathsep) if p]
-    dirs.append(Path(rcstudio.__file__).resolve().parents[1] / "recipes")
+    dirs.append(Path(str(resources.files(rcstudio).joinpath("recipes"))))
     return [d for d in dirs if d.is_dir()]
 
 

@@ -44,9 +44,16 @@ def _train_spec(extra=()):
     return spec
 
 
+def _rows(items, swap, seed):
+    """GRPO dataset rows of `items` as the shared prep renders them (engines/prepare.py)."""
+    from rcstudio.engines.prepare import judge_prompts
+
+    return trl_grpo.dataset_rows(judge_prompts(items, swap=swap, seed=seed, template="rcstudio-genrm-v1"))
+
+
 def test_training_rows_swap_flips_preference(quickstart_pairs):
     items = load_pairs(quickstart_pairs).items[:6]
-    both = trl_grpo.training_rows(items, "both", 0, 0, "rcstudio-genrm-v1")
+    both = _rows(items, "both", 0)
     assert len(both) == 12
     plain, swapped = both[0], both[1]
     assert plain["preference"] == -swapped["preference"] == items[0].preference
@@ -55,8 +62,8 @@ def test_training_rows_swap_flips_preference(quickstart_pairs):
     # the swapped prompt shows response2 first
     assert plain["prompt"].index(items[0].response1[:40]) < plain["prompt"].index(items[0].response2[:40])
     assert swapped["prompt"].index(items[0].response2[:40]) < swapped["prompt"].index(items[0].response1[:40])
-    rnd = trl_grpo.training_rows(items, "random", 7, 0, "rcstudio-genrm-v1")
-    assert rnd == trl_grpo.training_rows(items, "random", 7, 0, "rcstudio-genrm-v1")
+    rnd = _rows(items, "random", 7)
+    assert rnd == _rows(items, "random", 7)
     assert len(rnd) == 6
 
 
@@ -145,7 +152,7 @@ def test_two_grpo_steps_log_reward_components_and_resume(tmp_path, quickstart_pa
     from rcstudio.tracking.offline import find_wandb_files, read_run
 
     items = load_pairs(quickstart_pairs).items[:2]
-    rows = trl_grpo.training_rows(items, "none", 0, 0, "rcstudio-genrm-v1")
+    rows = _rows(items, "none", 0)
     model = _prime_tiny_judge(tmp_path / "judge", items, rows)
     spec = _train_spec([f'judge.model="{model}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
                         'data.swap="none"', 'rl.max_generation_tokens=48', 'rl.temperature=0.3',
@@ -225,7 +232,7 @@ def test_tiny_model_strings_are_checked():
 
 def test_priming_examples_are_stored_judgments_that_agree_with_humans(quickstart_pairs):
     items = load_pairs(quickstart_pairs).items
-    rows = trl_grpo.training_rows(items, "both", 0, 0, "rcstudio-genrm-v1")
+    rows = _rows(items, "both", 0)
     examples = trl_grpo.priming_examples(items, rows)
     # 31 + 31 of the 40 x 2 stored verdicts agree with the human preference; swapped rows never prime
     assert len(examples) == 62

@@ -14,7 +14,7 @@ from rcstudio.spec import expand, load_spec
 from rcstudio.spec.recipes import list_recipes
 
 REPO = Path(__file__).resolve().parents[2]
-RATIONALERM = sorted((REPO / "recipes" / "rationalerm").glob("*.toml"))
+RATIONALERM = sorted((REPO / "rcstudio" / "recipes" / "rationalerm").glob("*.toml"))
 PAPER = {"rationalerm/genrm-gated", "rationalerm/genrm-outcome-only", "rationalerm/genrm-additive",
          "rationalerm/policy-rlhf"}
 
@@ -55,33 +55,33 @@ def test_recipe_validates_compiles_and_composes(path, tmp_path, shared_dir, monk
 
 
 def test_paper_hyperparameters():
-    gated = load_spec(REPO / "recipes/rationalerm/genrm-gated.toml")
+    gated = load_spec(REPO / "rcstudio/recipes/rationalerm/genrm-gated.toml")
     rl = gated.rl
     assert (rl.lr, rl.global_batch_size, rl.mini_batch_size, rl.rollouts_per_prompt, rl.epochs) == (2e-6, 256, 128, 8, 2)
     assert (rl.max_prompt_tokens, rl.max_generation_tokens, rl.clip_ratio) == (8192, 12288, 2e-4)
     assert gated.reward.form == "gated" and gated.reward.rationale_metric == "ap"
     assert gated.reward.matcher.model == "Qwen/Qwen3-30B-A3B-Instruct-2507" and gated.judge.top_k == 0
 
-    outcome = load_spec(REPO / "recipes/rationalerm/genrm-outcome-only.toml")
+    outcome = load_spec(REPO / "rcstudio/recipes/rationalerm/genrm-outcome-only.toml")
     assert (outcome.reward.form, outcome.reward.alpha) == ("additive", 0.0)
     assert outcome.rl == gated.rl  # the baseline differs only in the reward
 
-    additive = expand(load_spec(REPO / "recipes/rationalerm/genrm-additive.toml"))
+    additive = expand(load_spec(REPO / "rcstudio/recipes/rationalerm/genrm-additive.toml"))
     assert [r.spec.reward.alpha for r in additive] == [0.0, 0.25, 0.5, 0.8, 1.0]
     assert len({r.run_id for r in additive}) == 5
 
-    policy = load_spec(REPO / "recipes/rationalerm/policy-rlhf.toml")
+    policy = load_spec(REPO / "rcstudio/recipes/rationalerm/policy-rlhf.toml")
     assert policy.experiment.kind == "policy-rlhf"
     assert (policy.rl.global_batch_size, policy.rl.max_steps) == (512, 90)
     assert policy.policy.model == "Qwen/Qwen3-30B-A3B-Base" and policy.judge.endpoint
 
 
 def test_every_reinforce_vs_grpo_difference_is_commented():
-    text = (REPO / "recipes/rationalerm/genrm-gated.toml").read_text()
+    text = (REPO / "rcstudio/recipes/rationalerm/genrm-gated.toml").read_text()
     marked = [block for block in text.split("\n\n") if "REINFORCE vs GRPO" in block]
     # advantage baseline, ratio clipping, KL: three places where the engine differs from the paper
     joined = " ".join(text.split("REINFORCE vs GRPO")[1:]).lower()
     assert text.count("REINFORCE vs GRPO") >= 3 and marked
     for topic in ("baseline", "clip", "kl"):
         assert topic in joined, topic
-    assert "REINFORCE vs GRPO" in (REPO / "recipes/rationalerm/policy-rlhf.toml").read_text()
+    assert "REINFORCE vs GRPO" in (REPO / "rcstudio/recipes/rationalerm/policy-rlhf.toml").read_text()

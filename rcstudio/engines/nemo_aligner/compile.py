@@ -6,7 +6,7 @@ reward model; rcstudio's reward server plays that model. The compiler emits:
 - `overrides.txt`: the Hydra override list (`++key` for keys the YAML lacks; the checkpoint fills them),
 - `config.yaml`: the composed config for reading (composed with Hydra when a NeMo-Aligner conf dir is
   reachable: `$RCSTUDIO_NEMO_CONF` or `<rl.nemo_aligner.install_dir>/examples/nlp/gpt/conf`),
-- `job.sbatch`: the heterogeneous job from `slurm/templates/nemo_aligner_hetjob.sbatch.tmpl`.
+- `job.sbatch`: the heterogeneous job from `hetjob.sbatch.tmpl` (package data of this package).
 Checks NeMo would only make at run time (batch divisibility, lengths, intervals) happen here.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+from importlib import resources
 import re
 import shlex
 import string
@@ -32,7 +33,7 @@ NEMO_ALIGNER_VERSION = "0.7.0"
 ACTOR_SCRIPT = "examples/nlp/gpt/train_gpt_reinforce_actor.py"
 CONF_SUBDIR = "examples/nlp/gpt/conf"
 CONFIG_NAME = "gpt_reinforce_actor"
-TEMPLATE = Path(__file__).resolve().parents[3] / "slurm" / "templates" / "nemo_aligner_hetjob.sbatch.tmpl"
+TEMPLATE = "hetjob.sbatch.tmpl"  # package data next to this module (found in any install, not by repo layout)
 REWARD_IP_KEY = "remote_rm.reward_model.ip"
 CHATML_END_STRINGS = ["<|im_end|>", "<|endoftext|>"]
 
@@ -372,4 +373,5 @@ def render_sbatch(run: RunSpec, run_dir: Path, overrides: list[str]) -> str:
         "actor": actor,
         "actor_srun_flags": actor_flags,
     }
-    return _SbatchTemplate(TEMPLATE.read_text()).substitute(values)
+    text = resources.files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return _SbatchTemplate(text).substitute(values)

@@ -8,7 +8,7 @@ is imported when a run is compiled.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rcstudio.engines import base
 from rcstudio.engines.nemo_aligner.settings import Settings
@@ -78,6 +78,25 @@ class Engine(base.Engine[Settings]):
         from rcstudio.engines.nemo_aligner import compile as na
 
         na.check(run)
+
+    def training_rows(self, spec: Spec, work_dir: Path) -> list[dict[str, Any]]:
+        """The `prepare` step's files read back: train_prompts.jsonl joined with ground_truth.jsonl."""
+        import json
+
+        from rcstudio.engines import prepare
+
+        prepare.prepare_data(work_dir, spec)
+        data = work_dir / "data"
+        truth = {}
+        for line in (data / prepare.GROUND_TRUTH_FILE).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            truth[row["prompt_sha"]] = row
+        out = []
+        for line in (data / prepare.TRAIN_FILE).read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)["text"]
+            row = truth[prepare.prompt_sha(text)]
+            out.append({"prompt": text} | {k: row[k] for k in ("id", "swapped", "preference", "human_checklist")})
+        return out
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
         from rcstudio.compile.plan import LaunchPlan, cluster_fields

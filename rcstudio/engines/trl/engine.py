@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rcstudio.engines import base
 from rcstudio.engines.trl.settings import Settings
 
 if TYPE_CHECKING:
     from rcstudio.compile.plan import LaunchPlan
+    from rcstudio.spec.models import Spec
     from rcstudio.spec.sweep import RunSpec
 
 
@@ -27,6 +28,14 @@ class Engine(base.Engine[Settings]):
     # train.py logs the reward function's components under the shared names already (grpo_reward.py);
     # the trainer's own log keys go to W&B under train/ (train.shared_log).
     metric_names: ClassVar[dict[str, str]] = {}
+
+    def training_rows(self, spec: Spec, work_dir: Path) -> list[dict[str, Any]]:
+        from rcstudio.engines.prepare import training_prompts
+        from rcstudio.engines.trl.train import dataset_rows
+
+        rows = dataset_rows(training_prompts(spec, with_val=False).train)  # what run_training hands GRPOTrainer
+        return [{k: r[k] for k in ("prompt", "swapped", "preference", "human_checklist")} | {"id": r["item_id"]}
+                for r in rows]
 
     def plan_artifacts(self, run: RunSpec, run_dir: Path) -> tuple[dict[str, str], LaunchPlan]:
         from rcstudio.compile.plan import command_plan

@@ -23,48 +23,27 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from rcstudio._quiet import stdout_to_stderr
+from rcstudio.engines.prepare import TrainingPrompt, training_prompts
 from rcstudio.errors import JobFailed, UserError
 
 log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- pure helpers
-def training_rows(items: list[Any], swap: str, seed: int, top_k: int, template: str) -> list[dict[str, Any]]:
-    """Dataset rows for GRPO: the rendered judge prompt plus the ground truth the reward needs.
-
-    `swap`: none | random (one seeded order per pair) | both (each pair twice). A swapped row shows
-    response2 as A, so its preference is negated; human rationales keep their Response 1/2 naming and
-    `swapped` tells the matcher how to read them. Items without a preference are not trainable.
-    """
-    from rcstudio.rationale.prompt import render_judge_prompt
-
-    rng = random.Random(seed)
-    rows = []
-    for item in items:
-        if item.preference is None:
-            continue
-        if swap == "both":
-            orders = [False, True]
-        elif swap == "random":
-            orders = [rng.random() < 0.5]
-        else:
-            orders = [False]
-        for swapped in orders:
-            rows.append({
-                "prompt": render_judge_prompt(item, top_k=top_k, swapped=swapped, template=template),
-                "preference": -item.preference if swapped else item.preference,
-                "human_checklist": list(item.human_checklist),
-                "swapped": swapped,
-                "item_id": str(item.id),
-            })
-    return rows
+def dataset_rows(prompts: Iterable[TrainingPrompt]) -> list[dict[str, Any]]:
+    """GRPO dataset rows from the shared training prompts (engines/prepare.training_prompts: the
+    items, swaps and ground truth every engine trains on); the reward function reads the columns.
+    A swapped row shows response2 as A, so its preference is already negated; human rationales keep
+    their Response 1/2 naming and `swapped` tells the matcher how to read them."""
+    return [{"prompt": p.prompt, "preference": p.preference, "human_checklist": list(p.human_checklist),
+             "swapped": p.swapped, "item_id": p.id} for p in prompts]
 
 
 def batch_layout(rl: Any, world_size: int = 1) -> dict[str, int]:
@@ -138,22 +117,6 @@ def shared_log(logs: dict[str, Any]) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- I/O edges
-def load_training_items(spec: Any) -> list[Any]:
-    """All pairs from `spec.data.train` (local JSONL or hf://), capped by data.max_items."""
-    from rcstudio.rationale.data import load_pairs
-
-    items: list[Any] = []
-    for source in spec.data.train:
-        result = load_pairs(source)
-        if result.skipped:
-            log.warning("%s: skipped %d records (first: line %s: %s)", source, len(result.skipped),
-                        result.skipped[0].line, result.skipped[0].reason)
-        items.extend(result.items)
-    if spec.data.max_items:
-        items = items[: spec.data.max_items]
-    return items
-
-
 def priming_examples(items: list[Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(prompt, judgment) pairs for a tiny model's warm-up: stored judge outputs whose verdict agrees
     with the human preference, on rows shown in the original order (stored A/B = response1/2)."""
@@ -364,13 +327,14 @@ def run_training(run_dir: str | Path, spec: Any) -> dict[str, Any]:
     started = time.time()
 
     settings = RewardSettings.from_spec(spec.reward)
-    items = load_training_items(spec)
-    rows = training_rows(items, spec.data.swap, spec.data.seed, spec.judge.top_k, spec.judge.prompt_template)
-    if settings.tie_policy == "skip":  # a tie that earns no reward would still shift the group's advantages
-        rows = [r for r in rows if r["preference"] != 0]
+    # The one shared prep: same items (ties dropped with tie_policy = "skip": a tie that earns no
+    # reward would still shift the group's advantages), swaps and ground truth as every engine.
+    data = training_prompts(spec, with_val=False)  # GRPOTrainer runs no validation
+    items = data.train_items
+    rows = dataset_rows(data.train)
     if not rows:
-        raise JobFailed("no trainable pairs in data.train (items lack a preference, or are ties with "
-                        "reward.tie_policy = \"skip\")")
+        raise JobFailed(f"no trainable pairs in data.train ({'; '.join(data.sources)}; dropped: "
+                        f"{data.dropped or 'none'})")
     model = resolve_model(spec, rows, run_dir, items)
     tokenizer = load_tokenizer(spec, model)
     chat = bool(getattr(tokenizer, "chat_template", None))
