@@ -9,7 +9,7 @@ import os
 import signal
 
 import pytest
-from test_trl_train import _train_spec
+from test_trl_train import _rows, _train_spec
 
 from rcstudio.engines.tokens import count_prompt_tokens
 from rcstudio.engines.trl import train as trl_train
@@ -27,7 +27,7 @@ def test_max_prompt_tokens_is_enforced_for_chat_template_models(tmp_path, quicks
     from rcstudio.rationale.data import load_pairs
 
     items = load_pairs(quickstart_pairs).items[:4]
-    rows = trl_train.training_rows(items, "none", 0, 0, "rcstudio-genrm-v1")
+    rows = _rows(items, "none", 0)
     path = build_tiny_model(TINY, [r["prompt"] for r in rows], tmp_path / "m")
     tok = AutoTokenizer.from_pretrained(path)
     tok.chat_template = CHAT_TEMPLATE
