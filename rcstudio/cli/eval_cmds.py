@@ -113,11 +113,11 @@ def report_cmd(
 
     if fmt not in report.FORMATS:
         raise UserError(f"unknown format {fmt!r}", key="--format", hint="use text, markdown or csv")
-    def lookup(ref: str) -> tuple[str, Path]:
+    def lookup(ref: str) -> tuple[str, str, Path]:
         from rcstudio.launch.registry import Registry
 
         record = Registry().get(ref)
-        return record.name or record.run_id, Path(record.run_dir)
+        return record.run_id, record.name or record.experiment, Path(record.run_dir)
 
     rows = [row for r in runs for row in report.load_rows(r, lookup)]
     if plot is not None:

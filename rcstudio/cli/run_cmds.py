@@ -197,11 +197,12 @@ def submit(
         if not as_json:
             out = _console()
             out.print(_runs_table(records[:SHOWN], title="final states"))
-            from rcstudio.engines.results import results_table
+            from rcstudio.engines.results import benchmark_table, results_table
 
-            table = results_table([r.run_dir for r in records[:SHOWN]])
-            if table is not None:
-                out.print(table)
+            for table in (results_table([r.run_dir for r in records[:SHOWN]]),
+                          benchmark_table([r.run_dir for r in records[:SHOWN]])):
+                if table is not None:
+                    out.print(table)
         if bad:
             from rcstudio.engines.dispatch import failure_reason
 

@@ -4,7 +4,9 @@ Two HTTP transports: "aiohttp" (the default) posts the JSON body itself on one p
 `aiohttp.ClientSession` - no `openai` import (about 1 s of start-up a scoring command would pay for
 nothing); "httpx" goes through `openai.AsyncOpenAI` (`max_retries=0`). Both map status codes,
 timeouts and connection errors the same way. On top of either:
-* a concurrency cap (`asyncio.Semaphore`),
+* a concurrency cap that backs off (`AdaptiveLimit`): `concurrency` requests at most, halved on each
+  timeout (the server is behind; more requests only queue behind the abandoned ones) and regrown by
+  one per `cap` answers, so a slow server gets about one request per answer instead of a storm,
 * its own retries with exponential backoff + jitter on 429 (honouring Retry-After), 5xx,
   timeouts, connection errors and malformed bodies - so the behaviour is visible and testable,
 * a re-ask when the reply fails the caller's `validate` (which raises ValueError): the bad reply
@@ -200,10 +202,47 @@ class ResponseCache:
             pass
 
 
+class AdaptiveLimit:
+    """At most `limit` holders at once; `limit` starts at `maximum`, halves on `shrink()` (a timeout)
+    and grows by one after `limit` `grow()`s (answers), back up to `maximum` (AIMD, as TCP does)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = max(1, int(maximum))
+        self.limit = self.maximum
+        self.active = 0
+        self._answers = 0
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> AdaptiveLimit:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._cond:
+            self.active -= 1
+            self._cond.notify_all()
+
+    def shrink(self) -> None:
+        self.limit = max(1, self.limit // 2)
+        self._answers = 0
+
+    def grow(self) -> None:
+        self._answers += 1
+        if self._answers >= self.limit and self.limit < self.maximum:
+            self.limit += 1
+            self._answers = 0
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class _Timeout(_Transient):
+    """The request outlived `timeout_s`: the server is behind (the client then lowers its limit)."""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -268,7 +307,7 @@ class _AiohttpPoster:
                 status = resp.status
                 retry_after = _retry_after(resp.headers.get("retry-after"))
         except asyncio.TimeoutError:
-            raise _Transient(f"timed out after {self._timeout_s}s") from None
+            raise _Timeout(f"timed out after {self._timeout_s}s") from None
         except aiohttp.ClientError as exc:
             raise _Transient(f"connection error: {type(exc).__name__}") from exc
         return status, retry_after, content, _error_message(content) if status >= 400 else ""
@@ -302,7 +341,7 @@ class _OpenAIPoster:
         try:
             resp = await self._client.post("/chat/completions", cast_to=self._raw_type, body=body)
         except openai.APITimeoutError:
-            raise _Transient(f"timed out after {self._timeout_s}s") from None
+            raise _Timeout(f"timed out after {self._timeout_s}s") from None
         except openai.APIConnectionError as exc:
             raise _Transient(f"connection error: {type(exc.__cause__ or exc).__name__}") from exc
         except openai.APIStatusError as exc:
@@ -326,12 +365,13 @@ class LLMClient:
         self.cache = cache
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
-        self._sem: asyncio.Semaphore | None = None
+        self._sem: AdaptiveLimit | None = None
         self.calls = 0
         self.cache_hits = 0
         self.retries = 0
         self.reasks = 0
         self.errors = 0
+        self.timeouts = 0
         self.latencies_ms: list[float] = []
 
     # ---- plumbing --------------------------------------------------------------------------------
@@ -342,7 +382,7 @@ class LLMClient:
             return
         self._loop = loop
         self._client = None  # opened by the first request: a fully cached run never imports HTTP code
-        self._sem = asyncio.Semaphore(max(1, int(self.cfg.concurrency)))
+        self._sem = AdaptiveLimit(max(1, int(self.cfg.concurrency)))
 
     def _poster(self) -> Any:
         if self._client is None:
@@ -364,7 +404,12 @@ class LLMClient:
             self.calls += 1
             start = time.perf_counter()
             body = {"model": self.cfg.model, "messages": list(messages), **self.cfg.params()}
-            status, retry_after, content, message = await poster.post(body)
+            try:
+                status, retry_after, content, message = await poster.post(body)
+            except _Timeout:
+                self._sem.shrink()
+                self.timeouts += 1
+                raise
             if status == 429:
                 raise _Transient("429 rate limited", retry_after)
             if status >= 500 or status in (408, 409):
@@ -380,6 +425,7 @@ class LLMClient:
             except (KeyError, IndexError, TypeError, AttributeError):
                 raise _Transient("response without choices") from None
             self.latencies_ms.append((time.perf_counter() - start) * 1000)
+            self._sem.grow()
             return text or ""
 
     async def _call(self, messages: Sequence[dict]) -> tuple[str, int]:
@@ -507,6 +553,7 @@ class LLMClient:
             "retries": self.retries,
             "reasks": self.reasks,
             "errors": self.errors,
+            "timeouts": self.timeouts,
             "latency_ms_mean": statistics.fmean(lat) if lat else 0.0,
             "latency_ms_p50": statistics.median(lat) if lat else 0.0,
             "latency_ms_p95": sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else 0.0,

@@ -142,6 +142,12 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
     (run_dir / "logs" / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     started = time.time()
     target_name = step or "default"
+    from rcstudio.launch.job_times import mark_end, mark_start
+
+    timed = step in (None, "train", "eval", "decompose")  # the run's own job, not a hetjob's prepare step
+    if timed:  # the registry's runtime comes from here (local jobs), not from when a command polled
+        mark_start(run_dir, started)
+    outcome = "FAILED"
     try:
         spec = load_resolved(run_dir)
         target = choose_target(spec, step)
@@ -149,6 +155,10 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
         logger.info("run-job %s: step %s -> %s.%s", run_dir.name, target.step, target.module, target.function)
         job_spec = resolve_sources(spec)
         result = target.load()(run_dir, job_spec)
+        outcome = "COMPLETED"
+    except KeyboardInterrupt:
+        outcome = "CANCELLED"
+        raise
     except (UserError, JobFailed) as exc:
         message = exc.render() if isinstance(exc, UserError) else str(exc)
         logger.error("run-job %s: step %s failed: %s", run_dir.name, target_name, message.replace("\n", " "))
@@ -162,5 +172,8 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
                      exc, traceback.format_exc())
         _write_failure(run_dir, target_name, f"{type(exc).__name__}: {exc}")
         raise JobFailed(f"step {target_name} failed: {type(exc).__name__}: {exc} (see {run_dir / 'logs' / JOB_LOG})") from exc
+    finally:
+        if timed:
+            mark_end(run_dir, outcome)
     logger.info("run-job %s: step %s done in %.1f s", run_dir.name, target_name, time.time() - started)
     return result

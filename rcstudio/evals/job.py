@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rcstudio.errors import UserError
 from rcstudio.evals import arena_hard, judgebench, rmbench, sources, validity
 from rcstudio.evals.records import write_json
+from rcstudio.evals.sampling import stratified_sample
 
 if TYPE_CHECKING:
     from rcstudio.spec.models import Spec
@@ -93,16 +94,29 @@ class _Context:
                              description=f"{benchmark}: judging", log_path=self.run_dir / "logs" / "run-job.log")
         return runner.run(tasks)
 
-    def judge_info(self, benchmark: str, outcomes: dict) -> dict[str, Any]:
-        from rcstudio.evals.prompts import prompt_version
-        from rcstudio.evals.runner import summarize
+    def limit(self, benchmark: str, items: list, stratum: Callable[[Any], str]) -> list:
+        """The benchmark's items under its cap (eval.max_items[benchmark], else data.max_items)."""
+        n = self.spec.eval.max_items.get(benchmark, self.spec.data.max_items)
+        return stratified_sample(items, n, stratum, self.spec.eval.seed)
 
+    def judge_info(self, benchmark: str, outcomes: dict) -> dict[str, Any]:
+        """Judge, prompt and call counts of a live run; a run with too many failed calls is noted
+        in `failed` and fails the job once every benchmark is written."""
+        from rcstudio.evals.prompts import prompt_version
+
+        calls = validity.call_counts(outcomes)
+        threshold = validity.min_valid_fraction(self.spec)
+        reason = validity.failure_reason(benchmark, calls, threshold)
+        if reason:
+            self.problems.append(reason)
         return {
             "judge": {**self.backend().describe(), "backend": self.backend_name},
             "prompt_version": prompt_version(self.spec.judge.prompt_template),
             "order_policy": self.spec.eval.order_policy if benchmark in ("rmbench", "hs3-atomic") else "both",
             "seed": self.spec.eval.seed,
-            "calls": summarize(outcomes),
+            "calls": calls,
+            "min_valid_fraction": threshold,
+            "failed": reason,
         }
 
     def record(self, benchmark: str, judge: str | None, result: dict[str, Any], flat: dict[str, float]) -> None:
@@ -138,10 +152,12 @@ def _judgebench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     if split is not None and not files.stored:
         from rcstudio.evals import tasks as T
 
-        pairs = _limit(split, ctx.spec.data.max_items)
+        pairs = ctx.limit("judgebench", split, lambda p: p.category)
         outcomes = ctx.run_tasks("judgebench", T.judgebench_tasks(pairs, ctx.spec.judge.prompt_template))
         r = judgebench.score(T.judgebench_rows(pairs, outcomes))
-        ctx.record("judgebench", None, {**r.to_json(), **ctx.judge_info("judgebench", outcomes)}, _flat_judgebench(r))
+        info = ctx.judge_info("judgebench", outcomes)
+        ctx.record("judgebench", None, {**r.to_json(), **info},
+                   {**_flat_judgebench(r), **validity.call_metrics(info["calls"])})
 
 
 def _rmbench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
@@ -151,11 +167,13 @@ def _rmbench(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     if files.inputs and not files.stored:
         from rcstudio.evals import tasks as T
 
-        items = _limit([it for p in files.inputs for it in rmbench.load_items(p)], ctx.spec.data.max_items)
+        items = ctx.limit("rmbench", [it for p in files.inputs for it in rmbench.load_items(p)],
+                          lambda it: it.domain)
         tasks, comps = T.rmbench_tasks(items, ctx.spec.eval.order_policy, ctx.spec.eval.seed, ctx.spec.judge.prompt_template)
         outcomes = ctx.run_tasks("rmbench", tasks)
         r = rmbench.score(T.rmbench_rows(items, comps, outcomes), order_policy=ctx.spec.eval.order_policy)
-        ctx.record("rmbench", None, {**r.to_json(), **ctx.judge_info("rmbench", outcomes)}, _flat_rmbench(r))
+        info = ctx.judge_info("rmbench", outcomes)
+        ctx.record("rmbench", None, {**r.to_json(), **info}, {**_flat_rmbench(r), **validity.call_metrics(info["calls"])})
 
 
 def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
@@ -167,15 +185,16 @@ def _arena(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     if files.inputs and not files.stored:
         from rcstudio.evals import tasks as T
 
-        answers = _limit([a for p in files.inputs for a in arena_hard.load_answers(p)], ctx.spec.data.max_items)
+        answers = ctx.limit("arena-hard", [a for p in files.inputs for a in arena_hard.load_answers(p)],
+                            lambda a: a.category)
         outcomes = ctx.run_tasks("arena-hard", T.arena_tasks(answers, ctx.spec.judge.prompt_template))
         js = T.arena_judgments(answers, outcomes)
         r = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot)
         styled = arena_hard.score(js, seed=ctx.spec.eval.seed, n_boot=n_boot, style_control=True)
+        info = ctx.judge_info("arena-hard", outcomes)
         result = {"categories": r.to_json(), "style_controlled": styled.to_json(), "seed": ctx.spec.eval.seed,
-                  "n_boot": n_boot,
-                  **ctx.judge_info("arena-hard", outcomes)}
-        ctx.record("arena-hard", None, result, _flat_arena(r))
+                  "n_boot": n_boot, **info}
+        ctx.record("arena-hard", None, result, {**_flat_arena(r), **validity.call_metrics(info["calls"])})
 
 
 def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
@@ -189,7 +208,7 @@ def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
             reasons = "; ".join(f"line {s.line}: {s.reason}" for s in loaded.skipped[:3])
             raise UserError(f"no usable HelpSteer3 records in {src}", key="data.eval", hint=reasons or None)
         items.extend(loaded.items)
-    items = _limit(items, ctx.spec.data.max_items)
+    items = ctx.limit("hs3-atomic", items, lambda it: it.domain)
     if ctx.spec.eval.stored_judges:
         for judge, result in hs3_atomic.score_stored(items, ctx.spec.eval.stored_judges, ctx.spec).items():
             ctx.hs3_results.append(result)
@@ -203,13 +222,10 @@ def _hs3(ctx: _Context, files: sources.BenchmarkFiles) -> None:
     result = hs3_atomic.score_judge(hs3_atomic.attach_outputs(copies, outcomes, name), name, ctx.spec)
     ctx.hs3_results.append(result)
     out = result.to_json()
-    out["settings"] = {**out.get("settings", {}), **ctx.judge_info("hs3-atomic", outcomes)}
-    ctx.record("hs3-atomic", None, out, hs3_atomic.metrics_of(result))
+    info = ctx.judge_info("hs3-atomic", outcomes)
+    out["settings"] = {**out.get("settings", {}), **info}
+    ctx.record("hs3-atomic", None, out, {**hs3_atomic.metrics_of(result), **validity.call_metrics(info["calls"])})
     ctx.check(validity.of_score(result, f"hs3-atomic judge {name}"))
-
-
-def _limit(seq: list, n: int) -> list:
-    return list(seq[:n]) if n else list(seq)
 
 
 STEPS: dict[str, Callable[[_Context, sources.BenchmarkFiles], None]] = {
@@ -252,8 +268,9 @@ def run_eval_job(run_dir: str | Path, spec: Spec, progress: bool = True) -> dict
 
         plot_rc_vs_oa(ctx.hs3_results, ctx.results / "rc_vs_oa.png")
     _log_wandb(run_dir, spec, ctx.metrics, ctx.backend_name)
-    if ctx.problems:  # results stay on disk for inspection; the job is FAILED with the reason
-        raise validity.TooFewValid("; ".join(ctx.problems))
+    if ctx.problems:  # written and logged first: the numbers stay inspectable; a rerun retries the failed calls
+        raise validity.TooFewValid("; ".join(ctx.problems) + " - results in " + str(ctx.results)
+                                   + "; rerun the job (`rcstudio resubmit`) to retry only the failed calls")
     return summary
 
 

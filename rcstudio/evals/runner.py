@@ -1,7 +1,8 @@
 """The judge runner: many judge prompts -> parsed verdicts, from an endpoint or a local HF model.
 
 * `EndpointBackend`: any OpenAI-compatible server through `clients.llm.LLMClient` (concurrency
-  cap, timeouts, retries with backoff, persistent SQLite reply cache).
+  cap `judge.concurrency` that halves while the server times out, `judge.timeout_s`,
+  `judge.max_retries` with backoff, persistent SQLite reply cache).
 * `LocalHFBackend`: a causal LM loaded with transformers, `generate` in left-padded batches
   (small models, CPU or one GPU), greedy when temperature is 0.
 * `vllm_backend.VLLMBackend`: vLLM's offline engine on a GPU node (chosen by `judge.backend`).
@@ -110,7 +111,8 @@ class EndpointBackend:
     def describe(self) -> dict[str, Any]:
         # base URL and model only: the API key stays in the environment
         return {"backend": self.name, "model": self.model, "endpoint": self.cfg.base_url,
-                "concurrency": self.cfg.concurrency, "temperature": self.cfg.temperature,
+                "concurrency": self.cfg.concurrency, "timeout_s": self.cfg.timeout_s,
+                "max_retries": self.cfg.max_retries, "temperature": self.cfg.temperature,
                 "max_tokens": self.cfg.max_tokens}
 
 

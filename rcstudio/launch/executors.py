@@ -9,12 +9,14 @@ to Slurm as ONE job array.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import os
 import pickle
 import shlex
 import signal
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,11 @@ class Executor(ABC):
     @abstractmethod
     def cancel(self, job: JobRef) -> None: ...
 
+    def times(self, jobs: Sequence[JobRef]) -> dict[str, tuple[float | None, float | None]]:
+        """{job.scheduler_id: (start, end)} as the scheduler recorded them; empty when it keeps
+        none (local jobs record their own times in the run dir, see launch/job_times.py)."""
+        return {}
+
     def log_paths(self, job: JobRef) -> tuple[Path, Path]:
         """(stdout, stderr) of the run's command."""
         return Path(job.stdout), Path(job.stderr)
@@ -94,6 +101,36 @@ _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hol
 # Drop them before interpreter teardown: LocalJob.__del__ run after submitit's module globals are
 # gone prints "Exception ignored" tracebacks on exit (the jobs themselves keep running).
 atexit.register(_LOCAL_JOBS.clear)
+
+
+@contextlib.contextmanager
+def detached_controllers(log_path: Path) -> Iterator[None]:
+    """Start submitit's local job controllers detached from this process's terminal and pipes.
+
+    submitit starts the controller with a bare `Popen`, so it inherits our stdin/stdout/stderr: with
+    `rcstudio submit ... | tail` the pipe stays open until the job ends and the pipeline hangs; and
+    sharing our process group, a Ctrl-C meant for `submit --wait` would kill the job. Here the
+    controller reads /dev/null, writes to `log_path` (the job's own output still goes to the run's
+    stdout/stderr logs) and starts its own session. Only submitit's module sees the changed Popen,
+    and only for the duration of the block.
+    """
+    import subprocess
+    import types
+
+    from submitit.local import local as submitit_local
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    real = submitit_local.subprocess
+    with open(log_path, "ab") as log:
+        proxy = types.ModuleType("subprocess")
+        proxy.__dict__.update(real.__dict__)
+        proxy.Popen = functools.partial(real.Popen, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # type: ignore[attr-defined]
+                                        start_new_session=True)
+        submitit_local.subprocess = proxy
+        try:
+            yield
+        finally:
+            submitit_local.subprocess = real
 
 
 class LocalExecutor(Executor):
@@ -141,7 +178,8 @@ class LocalExecutor(Executor):
     def _submit_one(self, sub: Submission) -> JobRef:
         folder = sub.run_dir / "logs" / "submitit"
         task = command_task(sub)
-        job = self._executor(folder, sub.plan, time_to_minutes(sub.plan.time)).submit(task)
+        with detached_controllers(folder / "controller.log"):
+            job = self._executor(folder, sub.plan, time_to_minutes(sub.plan.time)).submit(task)
         _LOCAL_JOBS[str(job.job_id)] = job
         return JobRef(str(job.job_id), "local", "local", None, str(folder), task.stdout, task.stderr)
 
@@ -155,7 +193,8 @@ class LocalExecutor(Executor):
         folder = sweep_folder(subs) / "local"
         waves = -(-len(subs) // parallelism)
         minutes = max(time_to_minutes(s.plan.time) for s in subs) * waves
-        job = self._executor(folder, subs[0].plan, minutes).submit(LocalSweepTask(tuple(tasks), parallelism))
+        with detached_controllers(folder / "controller.log"):
+            job = self._executor(folder, subs[0].plan, minutes).submit(LocalSweepTask(tuple(tasks), parallelism))
         _LOCAL_JOBS[str(job.job_id)] = job
         return [JobRef(str(job.job_id), "local", "local-sweep", i, str(folder), t.stdout, t.stderr)
                 for i, t in enumerate(tasks)]
@@ -367,7 +406,13 @@ class SlurmExecutor(Executor):
         return submitit.SlurmJob(job.folder, job.scheduler_id)
 
     def states(self, jobs: Sequence[JobRef]) -> dict[str, str]:
-        return slurm.query_states([j.scheduler_id for j in jobs])
+        states, self._times = slurm.query_jobs([j.scheduler_id for j in jobs])
+        return states
+
+    def times(self, jobs: Sequence[JobRef]) -> dict[str, tuple[float | None, float | None]]:
+        """sacct's Start/End, read by the last `states` call (no second sacct call)."""
+        known = getattr(self, "_times", {})
+        return {j.scheduler_id: known[j.scheduler_id] for j in jobs if j.scheduler_id in known}
 
     def cancel(self, job: JobRef) -> None:
         slurm.scancel([job.scheduler_id])

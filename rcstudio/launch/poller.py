@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from rcstudio.launch.executors import Executor, executor_for
+from rcstudio.launch.job_times import read_outcome, read_times
 from rcstudio.launch.jobs import JobRef
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.launch.submit import job_ref
@@ -43,6 +44,7 @@ class Poller:
         for run in pending:
             by_executor[run.executor].append((run, job_ref(run, self.registry, jobs.get(run.job_id))))
         changes: dict[str, str] = {}
+        times: dict[str, tuple[float | None, float | None]] = {}
         t = time.time()
         for name, items in by_executor.items():
             try:
@@ -50,16 +52,47 @@ class Poller:
             except Exception:  # noqa: BLE001 - a cluster hiccup must not break ls or the TUI
                 continue
             self.calls += 1
+            moved = []
             for run, ref in items:
                 state = states.get(ref.scheduler_id)
                 if state is None:
                     if t - run.created_at < GRACE_S:
                         continue
                     state = "UNKNOWN"
+                if state == "CANCELLED" and self._own_outcome(run, jobs) == "COMPLETED":
+                    state = "COMPLETED"  # cancelled after its work was done: it finished cleanly
                 if state != run.state:
                     changes[run.run_id] = state
-        self.registry.update_states(changes)
+                    moved.append((run, ref))
+            times.update(self._times(name, moved, jobs))
+        self.registry.update_states(changes)  # stamps the poll time where no job time is known
+        self.registry.set_times(times)
         return changes
+
+    @staticmethod
+    def _own_outcome(run: RunRecord, jobs: dict) -> str | None:
+        """The outcome this attempt of the run recorded itself (launch/job_times.py)."""
+        job = jobs.get(run.job_id)
+        return read_outcome(run.run_dir, since=(job.submitted_at - 1.0) if job is not None else None)
+
+    def _times(self, name: str, moved: list[tuple[RunRecord, JobRef]], jobs: dict) -> dict:
+        """Start/end of runs whose state just changed, as the job recorded them: the scheduler's
+        (sacct), else the run dir's own record of this attempt (local jobs)."""
+        if not moved:
+            return {}
+        try:
+            found = self.executor(name).times([ref for _, ref in moved])
+        except Exception:  # noqa: BLE001 - times are a nicety; states already moved on
+            found = {}
+        out = {}
+        for run, ref in moved:
+            got = found.get(ref.scheduler_id)
+            if got is None or got[0] is None:
+                job = jobs.get(run.job_id)
+                got = read_times(run.run_dir, since=(job.submitted_at - 1.0) if job is not None else None)
+            if got is not None:
+                out[run.run_id] = got
+        return out
 
     def _rows(self, run_ids: Sequence[str]) -> list[RunRecord]:
         """Current rows of these runs in one query (`get` resolves anything not an exact id)."""

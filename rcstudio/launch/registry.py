@@ -467,6 +467,17 @@ class Registry:
                 changed += cur.rowcount
         return changed
 
+    def set_times(self, times: Mapping[str, tuple[float | None, float | None]]) -> None:
+        """Overwrite started_at/ended_at with the times a job recorded itself (sacct Start/End, or
+        the run dir's job-times record); a None leaves that column as it is."""
+        if not times:
+            return
+        with self._transaction() as conn:
+            for run_id, (start, end) in times.items():
+                conn.execute(
+                    "UPDATE runs SET started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at)"
+                    " WHERE run_id = ?", (start, end, run_id))
+
     def set_job(self, run_ids: Sequence[str], job_id: str | None, array_indices: Sequence[int | None] | None = None,
                 state: str = "PENDING", executor: str | None = None) -> None:
         """Point runs at a (new) job, e.g. after `resubmit`; clears the old timing."""

@@ -117,17 +117,61 @@ def parse_state_lines(lines: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def _epoch(value: str) -> float | None:
+    """sacct's `2026-11-30T15:20:54` (local time) -> epoch seconds; Unknown/None/empty -> None."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError:
+        return None
+
+
+def parse_time_lines(lines: Iterable[str]) -> dict[str, tuple[float | None, float | None]]:
+    """`JobID|Start|End` lines (sacct -X -P) -> {scheduler id: (start, end)} in epoch seconds.
+
+    A hetjob's components (`10+0`, `10+1`) give `10` the earliest start and the latest end (None
+    while any component runs); array ranges of pending tasks are expanded; steps are skipped.
+    """
+    out: dict[str, tuple[float | None, float | None]] = {}
+    het: dict[str, list[tuple[float | None, float | None]]] = defaultdict(list)
+    for line in lines:
+        parts = line.strip().split("|")
+        if len(parts) < 3 or "." in parts[0]:
+            continue
+        job, start, end = parts[0].strip(), _epoch(parts[1]), _epoch(parts[2])
+        if "+" in job:
+            het[job.split("+")[0]].append((start, end))
+            continue
+        for jid in _expand_array(job):
+            out[jid] = (start, end)
+    for base, comps in het.items():
+        starts = [s for s, _ in comps if s is not None]
+        ends = [e for _, e in comps]
+        out[base] = (min(starts) if starts else None, None if any(e is None for e in ends) else max(ends))  # type: ignore[type-var]
+    return out
+
+
 def query_states(scheduler_ids: Sequence[str]) -> dict[str, str]:
     """States for ids like `123`, `123_4` (array task), `10` (hetjob): one sacct call, and one
     squeue call for the ids accounting has not recorded yet. Unknown ids are absent."""
+    return query_jobs(scheduler_ids)[0]
+
+
+def query_jobs(scheduler_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, tuple[float | None, float | None]]]:
+    """(states, (start, end) times) of the ids: the states as `query_states` says them, the times
+    from the same sacct call (ids only squeue knows have none yet)."""
     wanted = list(dict.fromkeys(scheduler_ids))
     if not wanted:
-        return {}
+        return {}, {}
     bases = sorted({i.split("_")[0].split("+")[0] for i in wanted}, key=int)
     found: dict[str, str] = {}
-    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(bases)])
+    times: dict[str, tuple[float | None, float | None]] = {}
+    proc = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State,Start,End", "-j", ",".join(bases)])
     if proc.returncode == 0:
-        found.update(parse_state_lines(proc.stdout.splitlines()))
+        rows = [line.strip().split("|") for line in proc.stdout.splitlines() if line.count("|") >= 3]
+        found.update(parse_state_lines(f"{r[0]}|{r[1]}" for r in rows))
+        times = parse_time_lines(f"{r[0]}|{r[2]}|{r[3]}" for r in rows)
     missing = [i for i in wanted if i not in found]
     if missing:
         mbases = sorted({i.split("_")[0] for i in missing}, key=int)
@@ -135,4 +179,4 @@ def query_states(scheduler_ids: Sequence[str]) -> dict[str, str]:
         if proc.returncode == 0:
             for key, value in parse_state_lines(proc.stdout.splitlines()).items():
                 found.setdefault(key, value)
-    return {i: found[i] for i in wanted if i in found}
+    return ({i: found[i] for i in wanted if i in found}, {i: times[i] for i in wanted if i in times})

@@ -101,6 +101,14 @@ class JudgeSection(Section):
     memory_budget_gb: float = Field(
         0.0, ge=0.0, description="Memory a local batch may use; 0 = half the free GPU memory or a quarter of free RAM."
     )
+    # The endpoint client's throttle (the one place these defaults live; LLMConfig.from_section reads them).
+    concurrency: int = Field(
+        8, gt=0, description="Eval jobs: requests in flight to judge.endpoint at most (halved while it times "
+        "out). policy-rlhf reward servers use reward.matcher.concurrency.")
+    timeout_s: float = Field(
+        600.0, gt=0, description="Seconds one judge request may take before it is retried (a long judgment "
+        "at max_tokens on a busy server needs minutes).")
+    max_retries: int = Field(4, ge=0, description="Retries of a judge request that timed out or got a 5xx/429.")
 
     @field_validator("api_key_env")
     @classmethod
@@ -125,7 +133,9 @@ class DataSection(Section):
         "random", description="Response order: label flipped when swapped."
     )
     seed: int = 1234
-    max_items: int = Field(0, ge=0, description="0 = all.")
+    max_items: int = Field(
+        0, ge=0, description="0 = all. Training: the first N pairs. Evals: the cap of every benchmark not "
+        "named in eval.max_items (a seeded stratified sample).")
     val_items: int = Field(
         0, ge=0,
         description="Training items held out (seeded, by item id) for validation rollouts; never an eval "
@@ -208,6 +218,8 @@ class RLShared(Section):
     seed: int = 42
     temperature: float = Field(1.0, gt=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    keep_checkpoints: int = Field(
+        2, gt=0, description="Checkpoints kept (the newest N); optimizer state only in the newest, the resume point.")
     save_interval: int = Field(10, gt=0)
     val_check_interval: int = Field(10, gt=0)
 
@@ -308,12 +320,26 @@ class EvalSection(Section):
         default_factory=list, description="Re-score outputs stored in the data (<name>-checklist ...)."
     )
     order_policy: Literal["both", "random"] = "both"
-    seed: int = 0
+    seed: int = Field(0, description="Seeds the judge's order draws and the capped sample (eval.max_items).")
     bootstrap: int = Field(1000, ge=0)
     min_valid_fraction: float = Field(
         0.5, ge=0.0, le=1.0,
         description="A benchmark with fewer valid items (matcher/judge call failed, output unparseable) "
                     "fails the job; zero valid items always does.")
+    max_items: dict[Benchmark, int] = Field(
+        default_factory=dict,
+        description="Items judged per benchmark, e.g. {judgebench = 20, rmbench = 10}: a sample seeded by "
+        "eval.seed and stratified by category/domain (files are sorted by domain). A benchmark not named "
+        "here takes data.max_items (same sampling); 0 = all.",
+    )
+
+    @field_validator("max_items")
+    @classmethod
+    def _max_items(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [f"{k} = {v}" for k, v in value.items() if v < 0]
+        if bad:
+            raise ValueError(f"item caps must be >= 0 (0 = all): {', '.join(bad)}")
+        return value
 
 
 class DecomposeSection(Section):

@@ -20,8 +20,10 @@ Endpoints: `POST /v1/chat/completions` (non-streaming) and `GET /v1/models`.
 `responder` may also be a plain string (always that reply) or None (echo of the last user message).
 It runs on the server's event loop thread: keep it quick; it may raise to produce a 500.
 Latency is an `asyncio.sleep`, so many requests wait concurrently (64 in flight at 200 ms cost
-~200 ms of wall time, not 64 x 200 ms). `stub.requests` keeps every request body (model, messages,
-params) in arrival order.
+~200 ms of wall time, not 64 x 200 ms). `parallel=N` makes a slow server instead: at most N requests
+are worked on at once and the rest queue (a GPU server at its batch limit), so a client that sends
+too much waits past its timeout. A request whose client went away is cancelled, as vLLM aborts it.
+`stub.requests` keeps every request body (model, messages, params) in arrival order.
 """
 
 from __future__ import annotations
@@ -51,9 +53,12 @@ class OpenAIStub:
         latency_s: float = 0.0,
         models: tuple[str, ...] = ("stub-model",),
         hang_s: float = 3600.0,
+        parallel: int = 0,
     ) -> None:
         self.responder = responder
         self.latency_s = latency_s
+        self.parallel = parallel  # 0 = no limit; N = at most N requests worked on at once
+        self._slots: asyncio.Semaphore | None = None
         self.models = models
         self.hang_s = hang_s
         self.calls = 0
@@ -143,11 +148,13 @@ class OpenAIStub:
     # ---- server ----------------------------------------------------------------------------------
     async def _start_server(self) -> None:
         self._closing = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.parallel) if self.parallel > 0 else None
         app = web.Application(client_max_size=64 * 1024**2)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/stub/stats", self._stats)  # not OpenAI: lets a benchmark count requests
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5,
+                                     handler_cancellation=True)  # a gone client's request stops
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
@@ -180,7 +187,11 @@ class OpenAIStub:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            if self.latency_s > 0:
+            if self._slots is not None:
+                async with self._slots:  # a busy server: queue for a slot, then work latency_s on it
+                    if self.latency_s > 0:
+                        await asyncio.sleep(self.latency_s)
+            elif self.latency_s > 0:
                 await asyncio.sleep(self.latency_s)
             if failure is not None:
                 with self._lock:
@@ -277,12 +288,13 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m rcstudio.testing.openai_stub", description=main.__doc__)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument("--parallel", type=int, default=0, help="requests worked on at once (0 = no limit)")
     parser.add_argument("--responder", choices=sorted(RESPONDERS), default="echo")
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with OpenAIStub(RESPONDERS[args.responder], latency_s=args.latency) as stub:
+    with OpenAIStub(RESPONDERS[args.responder], latency_s=args.latency, parallel=args.parallel) as stub:
         print(stub.base_url, flush=True)
         stop.wait()
         print(f"served {stub.calls} requests", file=sys.stderr)

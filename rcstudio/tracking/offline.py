@@ -507,8 +507,78 @@ def wait_finished(root: str | Path, run_id: str | None = None, timeout_s: float 
         time.sleep(0.05)
 
 
+@dataclass
+class ResumedRun:
+    """One run logged by several attempts (a resubmitted or requeued job resumes the same W&B id,
+    and wandb writes each attempt to a new `offline-run-*` dir): read as one continuous history.
+
+    `attempts` are in the order they ran. A key's rows from an attempt stop where the next attempt's
+    rows for that key begin (a resumed job redoes the steps after its last checkpoint; the later
+    values are the ones the run continued from). Summary: later attempts win per key; config and
+    state: the last attempt's.
+    """
+
+    attempts: list[OfflineRun]
+
+    @property
+    def last(self) -> OfflineRun:
+        return self.attempts[-1]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.last.config
+
+    @property
+    def state(self) -> str:
+        return self.last.state
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.last.exit_code
+
+    @property
+    def finished(self) -> bool:
+        return self.last.finished
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for run in self.attempts:
+            out.update(run.summary)
+        return out
+
+    def keys(self) -> list[str]:
+        return sorted({k for run in self.attempts for k in run.keys()})
+
+    def history(self, keys: Iterable[str], samples: int | None = None) -> dict[str, Series]:
+        out: dict[str, Series] = {}
+        for key in keys:
+            parts = [run.history([key])[key] for run in self.attempts]
+            parts = [p for p in parts if len(p)]
+            xs_list, ys_list = [], []
+            for i, part in enumerate(parts):
+                xs, ys = part.steps, part.values
+                if i + 1 < len(parts):  # cut where the next attempt took over
+                    keep = xs < parts[i + 1].steps[0]
+                    xs, ys = xs[keep], ys[keep]
+                xs_list.append(xs)
+                ys_list.append(ys)
+            xs = np.concatenate(xs_list) if xs_list else np.empty(0)
+            ys = np.concatenate(ys_list) if ys_list else np.empty(0)
+            xs, ys = downsample(xs, ys, samples)
+            out[key] = Series(key, xs, ys)
+        return out
+
+
+def attempt_order(run: OfflineRun) -> tuple:
+    """When an attempt ran: its start time, then its dir name (offline-run-YYYYMMDD_HHMMSS-id)."""
+    start = run.start_time.timestamp() if run.start_time is not None else float("inf")
+    return (start, run.path.parent.name, str(run.path))
+
+
 class OfflineSource(MetricSource):
-    """Offline runs under one or more directories; each file is read once, then followed."""
+    """Offline runs under one or more directories; each file is read once, then followed. The
+    attempts of a resumed run (one id, several files) are read as one `ResumedRun`."""
 
     def __init__(self, roots: Iterable[str | Path], verify: bool = True) -> None:
         self.roots = [Path(r) for r in roots]
@@ -533,23 +603,36 @@ class OfflineSource(MetricSource):
                     run.refresh(self.verify)
                     self._runs[key] = run
 
-    def runs(self) -> list[RunRef]:
-        self._scan()
-        # a resumed run (same id, several offline-run dirs): the newest file stands for it
-        latest: dict[str, OfflineRun] = {}
+    def _attempts(self) -> dict[str, list[OfflineRun]]:
+        """Files by run id, each id's attempts in the order they ran."""
+        by_id: dict[str, list[OfflineRun]] = {}
         for key in sorted(self._runs):
             run = self._runs[key]
-            latest[run.ref().id] = run
-        return [run.ref() for run in latest.values()]
+            by_id.setdefault(run.ref().id, []).append(run)
+        for runs in by_id.values():
+            runs.sort(key=attempt_order)
+        return by_id
 
-    def run(self, ref: RunRef) -> OfflineRun:
-        """The folded run, refreshed (reads only new records of a live run)."""
+    def runs(self) -> list[RunRef]:
+        self._scan()
+        # a resumed run (same id, several offline-run dirs): its latest attempt's file stands for it
+        return [runs[-1].ref() for runs in self._attempts().values()]
+
+    def run(self, ref: RunRef) -> OfflineRun | ResumedRun:
+        """The folded run, refreshed (reads only new records of a live run); a run with several
+        attempts as one `ResumedRun`."""
         run = self._runs.get(ref.key)
         if run is None:
             run = OfflineRun(Path(ref.path or ref.key))
             self._runs[ref.key] = run
         run.refresh(self.verify)
-        return run
+        attempts = self._attempts().get(ref.id, [run])
+        if len(attempts) <= 1:
+            return run
+        for other in attempts:
+            if other is not run:
+                other.refresh(self.verify)
+        return ResumedRun(attempts)
 
     def config(self, run: RunRef) -> dict[str, Any]:
         return self.run(run).config

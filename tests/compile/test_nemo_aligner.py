@@ -178,10 +178,12 @@ def test_policy_rlhf_restores_the_policy_and_serves_the_genrm(nemo_conf, compile
         global_batch_size = 512
         mini_batch_size = 512
         max_steps = 90
+        keep_checkpoints = 3
     """)
     cfg = composed(nemo_conf, compiled)
     assert cfg["pretrained_checkpoint"]["restore_from_path"] == "/ckpt/policy.nemo"
     assert cfg["trainer"]["reinforce"]["max_steps"] == 90
+    assert cfg["exp_manager"]["checkpoint_callback_params"]["save_top_k"] == 3  # rl.keep_checkpoints
     script = (compiled.run_dir / "compiled" / "job.sbatch").read_text()
     assert "vllm serve /models/genrm-hybrid-hf" in script and "RCSTUDIO_JUDGE_ENDPOINT" in script
 

@@ -130,7 +130,8 @@ def test_report_by_registry_run_id(capsys, tmp_path):
                                    now, now, now, now, str(run_dir), "abcdef12")])
     code, out, _ = _run(capsys, "report", "evalrun-abc", "--format", "csv")
     header, row = out.splitlines()[0].split(","), out.splitlines()[1].split(",")
-    assert code == 0 and row[0] == "hybrid-30b" and row[header.index("total")] == "84.55"
+    # rows are labelled by run id: two runs of one spec (same name) stay apart
+    assert code == 0 and row[0] == "evalrun-abcdef12" and row[header.index("total")] == "84.55"
 
 
 def test_report_shows_hs3_atomic_per_stored_judge(capsys, tmp_path):
@@ -142,6 +143,7 @@ def test_report_shows_hs3_atomic_per_stored_judge(capsys, tmp_path):
     code, out, _ = _run(capsys, "report", str(run_dir), "--format", "csv")
     assert code == 0
     header, *rows = out.strip().splitlines()
-    assert header.endswith(",hs3/rc,hs3/oa")
-    assert rows[0].startswith("quickstart-1/evidence-judge,") and rows[0].endswith(",85.8,77.5")
-    assert rows[1].startswith("quickstart-1/surface-judge,") and rows[1].endswith(",22.1,77.5")
+    assert header.endswith(",hs3/rc,hs3/oa,calls/failed,calls/unparsed")
+    # stored outputs made no judge calls: the failure columns are empty, not 0
+    assert rows[0].startswith("quickstart-1/evidence-judge,") and rows[0].endswith(",85.8,77.5,,")
+    assert rows[1].startswith("quickstart-1/surface-judge,") and rows[1].endswith(",22.1,77.5,,")

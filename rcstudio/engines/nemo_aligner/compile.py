@@ -135,6 +135,10 @@ def override_items(run: RunSpec, run_dir: Path) -> list[Item]:
         ("trainer.reinforce.max_steps", rl.max_steps),
         ("trainer.reinforce.val_check_interval", rl.val_check_interval),
         ("trainer.reinforce.save_interval", rl.save_interval),
+        # rl.keep_checkpoints -> save_top_k of NeMo's checkpoint callback (gpt_reinforce_actor.yaml
+        # exp_manager.checkpoint_callback_params, a PTL ModelCheckpoint): NeMo keeps the N best by its
+        # monitor (val_rewards) plus the `-last` checkpoint it resumes from.
+        ("exp_manager.checkpoint_callback_params.save_top_k", rl.keep_checkpoints),
         ("trainer.reinforce.initial_policy_kl_penalty", rl.kl_beta),
         ("trainer.reinforce.num_rollouts_per_prompt", rl.rollouts_per_prompt),
         ("remote_rm.reward_model.port", cluster.reward_port),

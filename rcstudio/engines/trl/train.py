@@ -89,6 +89,10 @@ def grpo_kwargs(spec: Spec, output_dir: Path, world_size: int = 1, cuda: bool = 
         "max_steps": rl.max_steps * layout["updates_per_round"] if rl.max_steps > 0 else -1,
         "save_strategy": "steps",
         "save_steps": rl.save_interval,
+        # rl.keep_checkpoints is applied by the PruneCheckpoints callback (train.py), by step number,
+        # not through save_total_limit: the Trainer's rotation (transformers trainer_utils.
+        # rotate_checkpoints, use_mtime=True) orders by mtime, which pruning optimizer files changes.
+        "save_total_limit": None,
         "logging_steps": 1,
         "report_to": "none",  # W&B goes through tracking.wandb_log so names and ids match the registry
         "run_name": spec.experiment.name,
@@ -171,15 +175,15 @@ def load_tokenizer(spec: Spec, model: str) -> Any:
 
 def fit_prompts(rows: list[dict[str, Any]], tokenizer: Any, max_tokens: int, chat: bool) -> tuple[list[dict], int]:
     """Keep rows whose prompt fits rl.max_prompt_tokens; convert to chat form when the model has a template."""
+    from rcstudio.tokens import count_prompt_tokens
+
     kept, dropped = [], 0
     for row in rows:
         prompt = row["prompt"]
         if chat:
-            msgs = [{"role": "user", "content": prompt}]
-            n = len(tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True))
-            row = {**row, "prompt": msgs}
-        else:
-            n = len(tokenizer(prompt)["input_ids"])
+            row = {**row, "prompt": [{"role": "user", "content": prompt}]}
+        # the one counter (engines/tokens.py): a chat template's BatchEncoding is not its length
+        n = count_prompt_tokens(tokenizer, row["prompt"], chat=chat)
         if n > max_tokens:
             dropped += 1
             continue
@@ -210,8 +214,36 @@ class _Preemption:
         self.requested = True
 
 
+OPTIMIZER_FILES = ("optimizer.pt", "scheduler.pt")
+
+
+def prune_checkpoints(ckpt_dir: Path, keep: int) -> list[Path]:
+    """Keep the newest `keep` checkpoint-N dirs (by step number) and optimizer/scheduler state only
+    in the newest, the resume point (for a 135M model that state is 2/3 of each checkpoint).
+    Returns what was deleted."""
+    import shutil
+
+    found = []
+    for path in Path(ckpt_dir).glob("checkpoint-*"):
+        step = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    found = [p for _, p in sorted(found)]
+    deleted = []
+    for old in found[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+        deleted.append(old)
+    for old in found[-keep:-1] if keep > 1 else []:
+        for name in OPTIMIZER_FILES:
+            path = old / name
+            if path.exists():
+                path.unlink()
+                deleted.append(path)
+    return deleted
+
+
 def _callbacks(wandb_run: Any, preemption: _Preemption, progress: Any = None, rollouts_per_step: int = 0,
-               reward: Any = None) -> list[Any]:
+               reward: Any = None, keep_checkpoints: int = 2) -> list[Any]:
     from transformers import TrainerCallback
 
     class SharedMetrics(TrainerCallback):
@@ -241,7 +273,15 @@ def _callbacks(wandb_run: Any, preemption: _Preemption, progress: Any = None, ro
                 progress.update(state.global_step, items=state.global_step * rollouts_per_step,
                                 total=state.max_steps or None, message=shown)
 
-    return [SharedMetrics(), StopOnSignal(), ReportProgress()]
+    class PruneCheckpoints(TrainerCallback):
+        """After each save: the newest rl.keep_checkpoints checkpoints, optimizer state in the newest only."""
+
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.is_world_process_zero:
+                prune_checkpoints(Path(args.output_dir), keep_checkpoints)
+            return control
+
+    return [SharedMetrics(), StopOnSignal(), ReportProgress(), PruneCheckpoints()]
 
 
 def _job_log(run_dir: Path) -> Any:
@@ -253,6 +293,44 @@ def _job_log(run_dir: Path) -> Any:
         append_log_line(run_dir / "logs" / "run-job.log", message)
 
     return write
+
+
+def finished_checkpoint(checkpoint: str | None, max_steps: int) -> int | None:
+    """The global step of a checkpoint that already holds every step of the schedule, else None.
+
+    `max_steps` is this run's optimizer-step budget (GRPOConfig.max_steps; <= 0 = from epochs, then
+    the checkpoint's own recorded total counts). Resuming from a finished checkpoint would train one
+    more step at lr 0 past max_steps: the Trainer always enters its loop.
+    """
+    if not checkpoint:
+        return None
+    import json
+
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    step = int(state.get("global_step") or 0)
+    total = max_steps if max_steps > 0 else int(state.get("max_steps") or 0)
+    return step if total > 0 and step >= total else None
+
+
+def _already_complete(run_dir: Path, checkpoint: str, step: int, write: bool) -> dict[str, Any]:
+    """The summary of a run whose checkpoints already hold every step (the earlier one, updated)."""
+    import json
+
+    from rcstudio.evals.records import write_json
+
+    path = run_dir / "results" / "train_summary.json"
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        previous = {}
+    summary = {**previous, "run_id": run_dir.name, "engine": "trl", "algorithm": "grpo", "global_step": step,
+               "preempted": False, "checkpoint": checkpoint, "already_complete": True}
+    if write:
+        write_json(path, summary)
+    return summary
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -309,9 +387,13 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
     kwargs = grpo_kwargs(spec, ckpt_dir, world_size=world_size, cuda=cuda,
                          bf16=cuda and torch.cuda.is_bf16_supported())
     config = GRPOConfig(**kwargs)
+    resume = last_checkpoint(ckpt_dir)
+    done = finished_checkpoint(resume, config.max_steps)
+    if done is not None:  # a resubmitted finished run: nothing to train, no new W&B attempt
+        log.info("%s already holds all %d steps: nothing to train", resume, done)
+        return _already_complete(run_dir, resume, done, write=rank == 0)
     matcher = make_matcher(spec.reward.matcher)
     reward = HybridReward(settings, matcher, top_k=spec.judge.top_k)
-    resume = last_checkpoint(ckpt_dir)
     wandb_run = (init_run(spec, run_dir, run_id, "train", spec.experiment.name) if rank == 0
                  else NoopRun(run_id, spec.experiment.name, {}))
     if warm is not None and not warm.reused:  # its own phase, at step 0 (GRPO logs from step 1)
@@ -332,13 +414,17 @@ def run_training(run_dir: str | Path, spec: Spec) -> dict[str, Any]:
             processing_class=tokenizer,
             # one optimizer step consumes mini_batch_size x rollouts_per_prompt completions (batch_layout)
             callbacks=_callbacks(wandb_run, preemption, progress,
-                                 spec.rl.mini_batch_size * spec.rl.rollouts_per_prompt, reward),
+                                 spec.rl.mini_batch_size * spec.rl.rollouts_per_prompt, reward,
+                                 spec.rl.keep_checkpoints),
         )
         if resume:
             log.info("resuming from %s", resume)
         with stdout_to_stderr():  # the trainer prints each log dict on stdout (see _quiet)
             output = trainer.train(resume_from_checkpoint=resume)
         final_step = trainer.state.global_step
+        if preemption.requested and trainer.state.max_steps and final_step >= trainer.state.max_steps:
+            log.info("a stop signal came during the last step: every step finished, the run is complete")
+            preemption.requested = False
         if not preemption.requested:
             trainer.save_model(str(ckpt_dir / "final"))
         summary = {
