@@ -142,7 +142,7 @@ def run_job(run_dir: str | Path, step: str | None = None) -> Any:
     (run_dir / "logs" / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     started = time.time()
     target_name = step or "default"
-    from rcstudio.launch.job_times import mark_end, mark_start
+    from rcstudio.job_times import mark_end, mark_start
 
     timed = step in (None, "train", "eval", "decompose")  # the run's own job, not a hetjob's prepare step
     if timed:  # the registry's runtime comes from here (local jobs), not from when a command polled

@@ -82,7 +82,7 @@ class Executor(ABC):
 
     def times(self, jobs: Sequence[JobRef]) -> dict[str, tuple[float | None, float | None]]:
         """{job.scheduler_id: (start, end)} as the scheduler recorded them; empty when it keeps
-        none (local jobs record their own times in the run dir, see launch/job_times.py)."""
+        none (local jobs record their own times in the run dir, see rcstudio/job_times.py)."""
         return {}
 
     def log_paths(self, job: JobRef) -> tuple[Path, Path]:

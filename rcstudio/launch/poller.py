@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from rcstudio.launch.executors import Executor, executor_for
-from rcstudio.launch.job_times import read_outcome, read_times
+from rcstudio.job_times import read_outcome, read_times
 from rcstudio.launch.jobs import JobRef
 from rcstudio.launch.registry import Registry, RunRecord
 from rcstudio.launch.submit import job_ref
@@ -71,7 +71,7 @@ class Poller:
 
     @staticmethod
     def _own_outcome(run: RunRecord, jobs: dict) -> str | None:
-        """The outcome this attempt of the run recorded itself (launch/job_times.py)."""
+        """The outcome this attempt of the run recorded itself (rcstudio/job_times.py)."""
         job = jobs.get(run.job_id)
         return read_outcome(run.run_dir, since=(job.submitted_at - 1.0) if job is not None else None)
 

@@ -9,7 +9,7 @@ import textwrap
 import time
 
 from rcstudio.launch import executors
-from rcstudio.launch.job_times import mark_end, mark_start, read_times
+from rcstudio.job_times import mark_end, mark_start, read_times
 from rcstudio.launch.poller import Poller
 from rcstudio.launch.slurm import parse_time_lines
 
@@ -79,7 +79,7 @@ def check_runtime_is_the_jobs_own(tmp_path, registry, write_spec, executor: str,
     from rcstudio.launch.submit import execute_plan
 
     plan = trivial_plan(write_spec(f"times-{executor}"), executor=executor, code=(
-        "import sys, time; from rcstudio.launch.job_times import mark_start, mark_end; "
+        "import sys, time; from rcstudio.job_times import mark_start, mark_end; "
         "mark_start('.'); time.sleep(1.0); mark_end('.', 'COMPLETED')"))
     [record] = execute_plan(plan, registry)
     poller = Poller(registry, {executor: executor_for(executor)})

@@ -21,11 +21,11 @@ def test_cancel_after_the_job_finished_its_work_reads_completed(tmp_path, regist
     from launch_helpers import trivial_plan
 
     from rcstudio.launch.executors import SlurmExecutor
-    from rcstudio.launch.job_times import read_times
+    from rcstudio.job_times import read_times
     from rcstudio.launch.poller import Poller
     from rcstudio.launch.submit import execute_plan
 
-    code = ("import time; from rcstudio.launch.job_times import mark_start, mark_end; "
+    code = ("import time; from rcstudio.job_times import mark_start, mark_end; "
             "mark_start('.'); mark_end('.', 'COMPLETED'); time.sleep(120)")
     plan = trivial_plan(write_spec("late-cancel"), executor=SlurmExecutor(), code=code)
     [record] = execute_plan(plan, registry)
