@@ -24,6 +24,7 @@ from typing import Any
 
 from rcstudio.engines import hydra_values as hv
 from rcstudio.engines.plan import rcstudio_shell
+from rcstudio.engines.sbatch import directives
 from rcstudio.engines.nemo_aligner import batching as nb
 from rcstudio.engines.nemo_aligner import families
 from rcstudio.engines.nemo_aligner import reward_link
@@ -384,19 +385,7 @@ def _overrides_as_tree(items: list[Item], engine_overrides: list[str]) -> dict[s
 
 # -- the hetjob script -----------------------------------------------------------------------------
 def _sbatch_lines(spec: Spec, *, job_name: str, log_dir: Path | None, nodes: int, gpus: int, ntasks: int) -> str:
-    c = spec.cluster
-    lines = [f"--job-name={job_name}"] if job_name else []
-    lines += [f"--nodes={nodes}", f"--ntasks-per-node={ntasks}",
-             f"--cpus-per-task={c.cpus_per_task}", f"--time={c.time}"]
-    if gpus:
-        lines.append(f"--gpus-per-node={gpus}")
-    for flag, value in (("partition", c.partition), ("account", c.account), ("qos", c.qos), ("mem", c.mem)):
-        if value:
-            lines.append(f"--{flag}={value}")
-    lines += list(c.sbatch_extra)
-    if log_dir is not None:
-        lines.append(f"--output={log_dir}/slurm-%j.out")
-    return "\n".join(f"#SBATCH {line}" for line in lines)
+    return "\n".join(directives(spec, job_name=job_name, log_dir=log_dir, nodes=nodes, gpus=gpus, ntasks=ntasks))
 
 
 def _vllm_block(spec: Spec) -> str:

@@ -230,18 +230,9 @@ def needs_matcher_vllm(spec: Any) -> bool:
 
 
 def _sbatch_group(spec: Any, *, job_name: str, log_dir: Path | None, nodes: int, gpus: int) -> list[str]:
-    c = spec.cluster
-    lines = [f"--job-name={job_name}"] if job_name else []
-    lines += [f"--nodes={nodes}", "--ntasks-per-node=1", f"--cpus-per-task={c.cpus_per_task}", f"--time={c.time}"]
-    if gpus:
-        lines.append(f"--gpus-per-node={gpus}")
-    for flag, value in (("partition", c.partition), ("account", c.account), ("qos", c.qos), ("mem", c.mem)):
-        if value:
-            lines.append(f"--{flag}={value}")
-    lines += list(c.sbatch_extra)
-    if log_dir is not None:
-        lines.append(f"--output={log_dir}/slurm-%j.out")
-    return [f"#SBATCH {line}" for line in lines]
+    from rcstudio.engines.sbatch import directives
+
+    return directives(spec, job_name=job_name, log_dir=log_dir, nodes=nodes, gpus=gpus)
 
 
 def _vllm_block(spec: Any) -> str:

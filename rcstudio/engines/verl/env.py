@@ -34,7 +34,9 @@ def verl_python() -> str | None:
         if not Path(env).exists():
             raise UserError(f"{ENV_VAR}={env} does not exist", key="rl.engine",
                             hint="point it at a python with verl==0.9.1, or unset it")
-        return None if Path(env).resolve() == Path(sys.executable).resolve() else env
+        # compare without resolving links: a venv's python is a link to the base interpreter, and which
+        # environment it runs in depends on the path it is started by
+        return None if os.path.abspath(env) == os.path.abspath(sys.executable) else env
     if verl_importable():
         return None
     venv = repo_root() / VENV_DIR / "bin" / "python"
