@@ -14,16 +14,31 @@ import typer
 
 from rcstudio.errors import JobFailed, UserError, safe_text
 
-COMMAND_MODULES = (
-    "rcstudio.cli.spec_cmds",  # init, validate, schema, compile, recipes
-    "rcstudio.cli.run_cmds",  # submit, ls, status, logs, cancel, resubmit, export, gc
-    "rcstudio.cli.job_cmds",  # run-job (what compiled jobs execute)
-    "rcstudio.cli.score_cmds",  # score, plot
-    "rcstudio.cli.eval_cmds",  # eval judgebench|rmbench|arena-hard, report
-    "rcstudio.cli.track_cmds",  # tui, compare
-    "rcstudio.cli.serve_cmds",  # serve-reward
-    "rcstudio.cli.decompose_cmds",  # decompose
-)
+# module -> the top-level commands it registers
+COMMANDS = {
+    "rcstudio.cli.spec_cmds": ("init", "validate", "schema", "compile", "recipes"),
+    "rcstudio.cli.run_cmds": ("submit", "ls", "status", "logs", "cancel", "resubmit", "export", "gc"),
+    "rcstudio.cli.job_cmds": ("run-job",),  # what compiled jobs execute
+    "rcstudio.cli.score_cmds": ("score", "plot"),
+    "rcstudio.cli.eval_cmds": ("eval", "report"),
+    "rcstudio.cli.track_cmds": ("tui", "compare"),
+    "rcstudio.cli.serve_cmds": ("serve-reward",),
+    "rcstudio.cli.decompose_cmds": ("decompose",),
+}
+COMMAND_MODULES = tuple(COMMANDS)
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: only its command's module when it names one (a
+    light command such as `ls` then loads no spec schema and no other command's imports), else all
+    (help, completion, a typo that Typer should answer with the command list)."""
+    import os
+
+    if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):  # shell completion
+        return COMMAND_MODULES
+    first = next((a for a in argv if not a.startswith("-")), None)
+    chosen = tuple(m for m, names in COMMANDS.items() if first in names)
+    return chosen or COMMAND_MODULES
 
 
 def _version(value: bool) -> None:
@@ -45,7 +60,7 @@ def _root(
     """
 
 
-def build_app() -> typer.Typer:
+def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
     from rcstudio.cli import help_format
 
     help_format.install()
@@ -56,7 +71,7 @@ def build_app() -> typer.Typer:
         add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, powershell)
     )
     app.callback()(_root)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(app)
     return app
 
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     Click's own usage errors (a missing option, a bad choice) are handled by its standalone mode,
     which prints the usage line and exits 2; rcstudio's errors pass through it and end here.
     """
-    app = build_app()
+    app = build_app(modules_for(sys.argv[1:] if argv is None else list(argv)))
     try:
         app(args=argv, prog_name="rcstudio", standalone_mode=True)
     except UserError as exc:
