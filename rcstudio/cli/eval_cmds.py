@@ -102,6 +102,14 @@ def arena_hard_cmd(
     _table(title, ["category", "score", "ci_low", "ci_high", "n", "dropped"], rows)
 
 
+def registry_lookup(ref: str) -> tuple[str, str, Path]:
+    """(run id, name, run dir) of a registry run reference, for `evals.report.load_rows`."""
+    from rcstudio.launch.registry import Registry
+
+    record = Registry().get(ref)
+    return record.run_id, record.name or record.experiment, Path(record.run_dir)
+
+
 def report_cmd(
     runs: list[str] = typer.Argument(..., help="registry run ids (or unique prefixes) or run directories"),
     fmt: str = typer.Option("text", "--format", help="text | markdown | csv"),
@@ -113,13 +121,7 @@ def report_cmd(
 
     if fmt not in report.FORMATS:
         raise UserError(f"unknown format {fmt!r}", key="--format", hint="use text, markdown or csv")
-    def lookup(ref: str) -> tuple[str, str, Path]:
-        from rcstudio.launch.registry import Registry
-
-        record = Registry().get(ref)
-        return record.run_id, record.name or record.experiment, Path(record.run_dir)
-
-    rows = [row for r in runs for row in report.load_rows(r, lookup)]
+    rows = [row for r in runs for row in report.load_rows(r, registry_lookup)]
     if plot is not None:
         from rcstudio.evals.plots import plot_table2
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from rcstudio.errors import JobFailed
 
-DEFAULT_MIN_VALID_FRACTION = 0.5
+DEFAULT_MIN_VALID_FRACTION = 0.95  # eval.min_valid_fraction's default (spec/models.py EvalSection)
 # Skip reasons that describe the data, not a failure of this run.
 DATA_SKIPS = frozenset({"no human rationales", "bad record in data"})
 UNPARSEABLE = "unparseable output"

@@ -119,11 +119,16 @@ class MatchBatcher:
         matrix arrives, not when the batch's slowest does - so the actor's request holding it
         returns, and its next one is sent, while the rest of the batch is still in flight."""
         requests = [r for r, _ in batch]
+
+        def deliver(i: int, scores: Any) -> None:
+            # one latency figure per answered sequence, taken as it is answered: a step's log line
+            # (written when its last sequence is scored) then never misses its batch's figures
+            if not isinstance(scores, BaseException):
+                self.stats.latency_ms.append((time.perf_counter() - started) * 1e3)
+            self._deliver(batch[i][1], scores)
+
         try:
-            await asyncio.wait_for(
-                self.matcher.amatch_each(requests, lambda i, scores: self._deliver(batch[i][1], scores)),
-                timeout=self.timeout_s,
-            )
+            await asyncio.wait_for(self.matcher.amatch_each(requests, deliver), timeout=self.timeout_s)
         except Exception as exc:  # includes timeouts: fail what is still open, keep serving
             open_futures = [fut for _, fut in batch if not fut.done()]
             self.stats.failures += len(open_futures)
@@ -136,7 +141,6 @@ class MatchBatcher:
         for fut in missing:
             self.stats.failures += 1
             fut.set_exception(RuntimeError(f"matcher returned no result for {len(missing)} of {len(batch)} requests"))
-        self.stats.latency_ms.append((time.perf_counter() - started) * 1e3)  # one figure per batch
 
     async def aclose(self) -> None:
         tasks = [t for t in [self._collector, *self._running] if t is not None]

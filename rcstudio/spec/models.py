@@ -323,9 +323,10 @@ class EvalSection(Section):
     seed: int = Field(0, description="Seeds the judge's order draws and the capped sample (eval.max_items).")
     bootstrap: int = Field(1000, ge=0)
     min_valid_fraction: float = Field(
-        0.5, ge=0.0, le=1.0,
-        description="A benchmark with fewer valid items (matcher/judge call failed, output unparseable) "
-                    "fails the job; zero valid items always does.")
+        0.95, ge=0.0, le=1.0,
+        description="A benchmark with a smaller share of valid items (matcher/judge call failed; for "
+                    "hs3-atomic also output unparseable) fails the job, its results still written; zero "
+                    "valid items always does.")
     max_items: dict[Benchmark, int] = Field(
         default_factory=dict,
         description="Items judged per benchmark, e.g. {judgebench = 20, rmbench = 10}: a sample seeded by "

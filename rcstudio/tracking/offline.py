@@ -551,6 +551,8 @@ class ResumedRun:
         return sorted({k for run in self.attempts for k in run.keys()})
 
     def history(self, keys: Iterable[str], samples: int | None = None) -> dict[str, Series]:
+        import numpy as np  # not at module level: the light commands import this module
+
         out: dict[str, Series] = {}
         for key in keys:
             parts = [run.history([key])[key] for run in self.attempts]

@@ -23,7 +23,6 @@ def test_max_prompt_tokens_is_enforced_for_chat_template_models(tmp_path, quicks
     from transformers import AutoTokenizer
 
     from rcstudio.tiny_model import build_tiny_model
-    from rcstudio.evals.runner import LocalHFBackend
     from rcstudio.rationale.data import load_pairs
 
     items = load_pairs(quickstart_pairs).items[:4]
@@ -42,15 +41,15 @@ def test_max_prompt_tokens_is_enforced_for_chat_template_models(tmp_path, quicks
     middle = sorted(lengths)[len(lengths) // 2]
     kept, dropped = trl_train.fit_prompts(rows, tok, max_tokens=middle, chat=True)
     assert dropped == sum(n > middle for n in lengths) and len(kept) == sum(n <= middle for n in lengths)
-    # the eval runner's local backend counts the same way
-    backend = LocalHFBackend(str(path))
-    backend._tok = tok
+    # the eval runner's local generator counts the same way
+    from rcstudio.evals.local_generate import BatchGenerator, GenerationSettings
 
     class _Cfg:
         max_position_embeddings = 0
 
-    backend._lm = type("LM", (), {"config": _Cfg()})()
-    assert len(backend._prompt_ids([{"role": "user", "content": rows[0]["prompt"]}])) == lengths[0]
+    lm = type("LM", (), {"config": _Cfg()})()
+    gen = BatchGenerator(lm, tok, GenerationSettings(max_new_tokens=8, memory_budget_bytes=1 << 20))
+    assert len(gen.prompt_ids([{"role": "user", "content": rows[0]["prompt"]}])) == lengths[0]
 
 
 def test_keep_checkpoints_keeps_the_newest_and_prunes_optimizer_state(tmp_path):
@@ -72,7 +71,7 @@ def test_keep_checkpoints_keeps_the_newest_and_prunes_optimizer_state(tmp_path):
 
 
 def _spec(quickstart_pairs, *extra):
-    return _train_spec([f'judge.model="{TINY}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=2',
+    return _train_spec([f'judge.model="{TINY}"', f'data.train=["{quickstart_pairs}"]', 'data.max_items=3',  # 2 train after the validation hold-out
                         'data.swap="none"', 'rl.max_generation_tokens=8', 'rl.save_interval=1', *extra])
 
 

@@ -20,7 +20,8 @@ def test_parquet_loads_in_rlhfdataset_and_matches_the_shared_prep(verl_spec, ver
     summary = prepare_parquet(verl_dir, run.spec)
     train = pq.read_table(verl_dir / "data" / "train.parquet").to_pylist()
     val = pq.read_table(verl_dir / "data" / "val.parquet").to_pylist()
-    assert summary["train_prompts"] == len(train) == 12 and summary["val_prompts"] == len(val) == 4
+    # 12 training items: 11 train + 1 held out for validation by id (5%, at least one; never data.eval)
+    assert summary["train_prompts"] == len(train) == 11 and summary["val_prompts"] == len(val) == 1
     assert 0 < summary["swapped"] < 16
 
     # the other engines' prep of the same spec: ChatML-wrapped JSONL + ground-truth table

@@ -70,7 +70,7 @@ def test_compiled_job_brings_up_ray_over_two_nodes(verl_spec, verl_python, tmp_p
     assert probe["alive"] == 2 and probe["ran_on"] == probe["node_ids"]  # a task ran on each node
     assert probe["address"].endswith(f":{port}") and probe["run_dir"] == str(compiled.run_dir)
     # step 1 ran the shared prep: verl's parquet is there
-    assert pq.read_table(compiled.run_dir / "data" / "train.parquet").num_rows == 12
+    assert pq.read_table(compiled.run_dir / "data" / "train.parquet").num_rows == 11  # 12 items less the validation hold-out
     slurm_out = next((compiled.run_dir / "logs").glob("slurm-*.out")).read_text()
     assert "Ray ready with 2 node(s)" in slurm_out and "trainer exited with status 0" in slurm_out
     assert (compiled.run_dir / "logs" / "ray-worker-1.log").is_file()

@@ -175,5 +175,7 @@ def test_report_rows_are_labelled_by_run_id(tmp_path):
                               executor="local", state="COMPLETED", created_at=0.0, updated_at=0.0,
                               started_at=None, ended_at=None, run_dir=str(run_dir), spec_hash=rid))
     reg.add_runs(recs)
-    labels = [r.name for rid in ("same-spec-aaaa1111", "same-spec-bbbb2222") for r in load_rows(rid)]
+    from rcstudio.cli.eval_cmds import registry_lookup  # what `rcstudio report RUN` passes
+
+    labels = [r.name for rid in ("same-spec-aaaa1111", "same-spec-bbbb2222") for r in load_rows(rid, registry_lookup)]
     assert labels == ["same-spec-aaaa1111", "same-spec-bbbb2222"]

@@ -18,8 +18,9 @@ from rcstudio.clients.llm import ResponseCache
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.offline import OfflineRun, find_wandb_files, read_run, wait_finished
 from rcstudio.tracking.wandb_log import init_run, wandb_link
+from rcstudio.spec.models import Spec
 
-SPEC = {"experiment": {"name": "corrupt", "kind": "eval"}, "tracking": {"mode": "offline", "project": "p"}}
+SPEC = Spec.model_validate({"experiment": {"name": "corrupt", "kind": "eval"}, "tracking": {"mode": "offline", "project": "p"}})
 
 
 def _cli(*args):

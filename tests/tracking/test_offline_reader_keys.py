@@ -11,8 +11,9 @@ import pytest
 from rcstudio.tracking import wandb_format as fmt
 from rcstudio.tracking.offline import OfflineRun, _KeyScanner, find_wandb_files, read_run, wait_finished
 from rcstudio.tracking.wandb_log import init_run
+from rcstudio.spec.models import Spec
 
-SPEC = {"experiment": {"name": "keys", "kind": "genrm-train"}, "tracking": {"mode": "offline", "project": "p", "group": ""}}
+SPEC = Spec.model_validate({"experiment": {"name": "keys", "kind": "genrm-train"}, "tracking": {"mode": "offline", "project": "p", "group": ""}})
 KEYS = [f"train/m{j:02d}" for j in range(12)]
 
 

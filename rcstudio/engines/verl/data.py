@@ -95,7 +95,7 @@ def prepare_parquet(run_dir: Path, spec: Any) -> dict[str, Any]:
         raise JobFailed(f"{len(train)} training prompts are fewer than one step's rl.global_batch_size "
                         f"({spec.rl.global_batch_size}): verl would train 0 steps")
     if not val:
-        raise JobFailed("no validation prompts: verl's trainer needs data.val_files rows (add data.eval)")
+        raise JobFailed("no validation prompts: verl's trainer needs data.val_files rows (raise data.val_items)")
     summary = {
         "engine": "verl",
         "train_prompts": write_parquet(data_dir / TRAIN_PARQUET, train),
