@@ -84,7 +84,7 @@ def test_warmup_raises_the_parse_rate_of_a_tiny_model(tmp_path, quickstart_pairs
     lines: list[str] = []
     run_dir = tmp_path / "run"
     result = trl_stage(spec, run_dir, str(model), rows, items, log=lines.append)
-    assert result is not None and not result.reused and result.examples == len(rows) == 3
+    assert result is not None and not result.reused and result.examples == len(rows) == 2  # 3 items, 1 held out for validation
     assert result.parse_rate_before == 0.0  # random weights write no verdict
     assert result.parse_rate_after is not None and result.parse_rate_after >= 2 / 3
     assert Path(result.model_dir) == run_dir / "warmup" and (run_dir / "warmup" / "config.json").is_file()

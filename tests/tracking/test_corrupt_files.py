@@ -132,4 +132,4 @@ def test_compare_names_the_corrupt_file_instead_of_no_history(wandb_file, tmp_pa
     with pytest.raises(UserError, match="corrupt W&B file"):
         from rcstudio.tracking.compare import collect
 
-        collect(["corrupt-0002"], ["reward/total"])
+        collect(["corrupt-0002"], ["reward/total"], registry=Registry())  # as `rcstudio compare` passes it
