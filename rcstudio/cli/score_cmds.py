@@ -117,8 +117,10 @@ def score(
     seed: Optional[int] = typer.Option(None, "--seed", help="Bootstrap seed.", show_default=_default(EvalSection, "seed")),
     limit: int = typer.Option(0, "--limit", help="Score only the first N items (0 = all)."),
     min_valid_fraction: float = typer.Option(
-        EvalSection.model_fields["min_valid_fraction"].default, "--min-valid-fraction",
-        help="Exit 1 when fewer scorable items are valid (matcher failed, output unparseable); zero valid always fails."),
+        0.5, "--min-valid-fraction",
+        help="Exit 1 when fewer scorable items are valid (matcher failed, output unparseable, no output for "
+             "the judge); zero valid always fails. Lower than eval jobs' eval.min_valid_fraction (0.95): a file "
+             "scored by hand often lacks some judges' outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the full result (with per-item rows) as JSON."),
 ) -> None:
