@@ -70,9 +70,10 @@ def build(out: Path, prompts: int, rollouts: int, endpoint: str):
     tok.chat_template = CHATML
     tok.save_pretrained(tok_dir)
     pairs, held_out = out / "pairs.jsonl", out / "val.jsonl"
+    val_items = 8  # training items the shared prep holds out for validation (data.val_items)
     with pairs.open("w") as fh, held_out.open("w") as val:
-        for i in range(prompts + 8):
-            (fh if i < prompts else val).write(json.dumps({
+        for i in range(prompts + val_items + 8):
+            (fh if i < prompts + val_items else val).write(json.dumps({
                 "id": f"item-{i}", "domain": "general",
                 "context": [{"role": "user", "content": f"Item {i}. " + sentence(rng, 60)}],
                 "response1": sentence(rng, 80), "response2": sentence(rng, 80),
@@ -91,6 +92,7 @@ top_k = 0
 train = ["{pairs}"]
 eval = ["{held_out}"]
 swap = "none"
+val_items = {val_items}
 [reward]
 form = "gated"
 [reward.matcher]
