@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rcstudio.engines import hydra_values as hv
+from rcstudio.engines.sbatch import directives
 from rcstudio.engines.verl import VERL_VERSION
 from rcstudio.engines.verl.mapping import CONFIG_NAME, Item, model_path, override_items
 from rcstudio.engines.verl.settings import VerlSettings, settings_from
@@ -229,12 +230,6 @@ def needs_matcher_vllm(spec: Any) -> bool:
             and not spec.reward.matcher.endpoint)
 
 
-def _sbatch_group(spec: Any, *, job_name: str, log_dir: Path | None, nodes: int, gpus: int) -> list[str]:
-    from rcstudio.engines.sbatch import directives
-
-    return directives(spec, job_name=job_name, log_dir=log_dir, nodes=nodes, gpus=gpus)
-
-
 def _vllm_block(spec: Any) -> str:
     """Group 0 serves the matcher's LLM (its own node(s)); the endpoint reaches Ray through the env."""
     if not needs_matcher_vllm(spec):
@@ -280,11 +275,11 @@ def render_sbatch(run: Any, run_dir: Path, overrides: list[str]) -> str:
     het = needs_matcher_vllm(spec)
     job_name = f"rcs-{run.name}"
     if het:
-        lines = (_sbatch_group(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.reward_nodes,
+        lines = (directives(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.reward_nodes,
                                gpus=c.reward_gpus) + ["#SBATCH hetjob"]
-                 + _sbatch_group(spec, job_name="", log_dir=None, nodes=c.nodes, gpus=c.gpus_per_node))
+                 + directives(spec, job_name="", log_dir=None, nodes=c.nodes, gpus=c.gpus_per_node))
     else:
-        lines = _sbatch_group(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.nodes, gpus=c.gpus_per_node)
+        lines = directives(spec, job_name=job_name, log_dir=run_dir / "logs", nodes=c.nodes, gpus=c.gpus_per_node)
     resources = [f"--num-cpus={c.cpus_per_task}"] + ([f"--num-gpus={c.gpus_per_node}"] if c.gpus_per_node else [])
     if settings.trainer_command:
         trainer = [sh_quote(a) for a in settings.trainer_command]
