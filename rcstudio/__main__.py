@@ -1,4 +1,4 @@
-from rcstudio.cli import main
+from rcstudio.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

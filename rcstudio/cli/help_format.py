@@ -56,8 +56,30 @@ def _fix_linebreaks(paragraphs: list[str], markup_mode: Any = None) -> str:
     return "\n\n".join(_join_lines(p) for p in paragraphs)
 
 
+def _patch_rich_utils() -> None:
+    """Reflow help paragraphs (Typer's `rich_utils`, imported only when help is rendered)."""
+    try:
+        from typer import rich_utils
+    except ImportError:  # Typer without rich: plain click help
+        return
+    if hasattr(rich_utils, "_fix_linebreaks"):
+        rich_utils._fix_linebreaks = _fix_linebreaks
+
+
+def _before_help(format_help: Any) -> Any:
+    def wrapper(self: Any, ctx: Any, formatter: Any) -> Any:
+        _patch_rich_utils()
+        return format_help(self, ctx, formatter)
+
+    return wrapper
+
+
 def install() -> None:
-    """Patch Typer's parameter display (idempotent); a Typer without the hooks is left alone."""
+    """Patch Typer's parameter display (idempotent); a Typer without the hooks is left alone.
+
+    `typer.rich_utils` (about 0.08 s of imports) is patched when help is first formatted, not here:
+    a command that prints no help never loads it.
+    """
     global _PATCHED
     if _PATCHED:
         return
@@ -67,13 +89,10 @@ def install() -> None:
         cls = getattr(core, cls_name, None)
         if cls is not None and hasattr(cls, "display_type_rich"):
             cls.display_type_rich = _display_type_rich(cls.display_type_rich)
-    try:
-        from typer import rich_utils
-
-        if hasattr(rich_utils, "_fix_linebreaks"):
-            rich_utils._fix_linebreaks = _fix_linebreaks
-    except ImportError:  # Typer without rich: plain click help
-        pass
+    for cls_name in ("TyperCommand", "TyperGroup"):
+        cls = getattr(core, cls_name, None)
+        if cls is not None and "format_help" in vars(cls):
+            cls.format_help = _before_help(cls.format_help)
     argument = getattr(core, "TyperArgument", None)
     if argument is not None and hasattr(argument, "_usage_display_name"):
         argument._usage_display_name = _usage_display_name

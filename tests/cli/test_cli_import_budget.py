@@ -96,3 +96,40 @@ def test_the_dashboards_first_paint_path_imports_no_numpy():
     names = imported(code=code)
     assert not names & {"numpy", "wandb", "torch", "openai"}, sorted(names & {"numpy", "wandb", "torch", "openai"})
     assert "rcstudio.spec.models" not in names and "rcstudio.launch.submit" not in names
+
+
+def test_help_formatting_loads_typer_rich_utils_only_when_help_is_shown():
+    assert "typer.rich_utils" not in imported("ls")
+    assert "typer.rich_utils" in imported("score", "--help")
+
+
+def _run_entry(tmp_path, code: str) -> subprocess.CompletedProcess:
+    env = {**__import__("os").environ, "RCSTUDIO_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_quick_exit_keeps_exit_codes_output_and_atexit_handlers(tmp_path):
+    """`rcstudio.cli.run` (the executable) skips the interpreter's teardown for light commands, but
+    still runs atexit handlers, flushes buffered output and keeps the exit status."""
+    ok = _run_entry(tmp_path, "import atexit, sys\n"
+                    "atexit.register(lambda: print('atexit ran'))\n"
+                    "sys.stdout.write('buffered ')\n"
+                    "sys.argv = ['rcstudio', 'ls']\n"
+                    "from rcstudio.cli import run\nrun()\n")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("buffered ") and "atexit ran" in ok.stdout
+    bad = _run_entry(tmp_path, "import sys\nsys.argv = ['rcstudio', 'validate', 'no-such.toml']\n"
+                     "from rcstudio.cli import run\nrun()\n")  # fmt: skip
+    assert bad.returncode == 2 and "no such spec file" in bad.stderr
+
+
+def test_quick_exit_waits_for_a_live_thread(tmp_path):
+    """A non-daemon thread still running at the end takes Python's normal exit (which joins it)."""
+    marker = tmp_path / "thread-finished"
+    done = _run_entry(tmp_path, "import sys, threading, time\n"
+                      f"def late():\n    time.sleep(0.5)\n    open({str(marker)!r}, 'w').write('x')\n"
+                      "threading.Thread(target=late).start()\n"
+                      "sys.argv = ['rcstudio', 'ls']\n"
+                      "from rcstudio.cli import run\nrun()\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()

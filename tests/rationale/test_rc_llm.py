@@ -211,3 +211,104 @@ def test_stub_runs_as_its_own_process():
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "served 1 requests" in err
+
+
+def test_adaptive_limit_hands_each_release_to_one_waiter_in_order_and_survives_cancellation():
+    """A release wakes exactly one waiter (first come, first served); a cancelled waiter, or one
+    cancelled after it was handed a slot, never leaks or loses a slot."""
+    import asyncio
+
+    from rcstudio.clients.llm import AdaptiveLimit
+
+    async def go() -> None:
+        lim = AdaptiveLimit(2)
+        order: list[int] = []
+        gate = asyncio.Event()
+
+        async def hold(i: int) -> None:
+            async with lim:
+                order.append(i)
+                assert lim.active <= lim.limit
+                await gate.wait()
+
+        tasks = [asyncio.create_task(hold(i)) for i in range(6)]
+        await asyncio.sleep(0.01)
+        assert order == [0, 1] and lim.active == 2 and len(lim._waiters) == 4
+        tasks[3].cancel()  # a queued waiter leaves the queue
+        await asyncio.sleep(0.01)
+        assert len(lim._waiters) == 3
+        gate.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert order == [0, 1, 2, 4, 5] and lim.active == 0 and not lim._waiters
+
+        # handed a slot and cancelled before it resumed: the slot goes to the next waiter
+        lim2 = AdaptiveLimit(1)
+        release = asyncio.Event()
+
+        async def first() -> None:
+            async with lim2:
+                await release.wait()
+
+        got: list[str] = []
+
+        async def waiter(name: str) -> None:
+            async with lim2:
+                got.append(name)
+
+        t1 = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        t2 = asyncio.create_task(waiter("cancelled"))
+        t3 = asyncio.create_task(waiter("next"))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.sleep(0)  # t1 exits and hands its slot to t2 ...
+        t2.cancel()  # ... which is cancelled before it runs
+        await asyncio.gather(t1, t2, t3, return_exceptions=True)
+        assert got == ["next"] and lim2.active == 0
+
+        # growth wakes a waiter without a release
+        lim3 = AdaptiveLimit(2)
+        lim3.shrink()
+        assert lim3.limit == 1
+        hold_gate = asyncio.Event()
+        entered: list[int] = []
+
+        async def h(i: int) -> None:
+            async with lim3:
+                entered.append(i)
+                await hold_gate.wait()
+
+        hs = [asyncio.create_task(h(i)) for i in range(2)]
+        await asyncio.sleep(0.01)
+        assert entered == [0]
+        lim3.grow()  # one answer at limit 1 -> limit 2: the queued waiter gets in
+        await asyncio.sleep(0.01)
+        assert entered == [0, 1] and lim3.limit == 2
+        hold_gate.set()
+        await asyncio.gather(*hs)
+
+    asyncio.run(go())
+
+
+def test_complete_many_sends_the_next_requests_before_the_callers_per_item_work(tmp_path):
+    """`on_done` of an answer runs after the request that took its freed slot has gone out, every
+    item is reported once, and an `on_done` failure is raised once the batch is done."""
+    with OpenAIStub(lambda m, model: "ok", latency_s=0.05) as stub:
+        client = LLMClient(LLMConfig(base_url=stub.base_url, model="m", concurrency=2))
+        calls_when_done: dict[int, int] = {}
+
+        def on_done(i: int, res: object) -> None:
+            calls_when_done[i] = client.calls
+
+        batch = [[{"role": "user", "content": f"q{i}"}] for i in range(4)]
+        out = run_sync(lambda: client.complete_many(batch, on_done=on_done))
+        assert [c.text for c in out] == ["ok"] * 4 and sorted(calls_when_done) == [0, 1, 2, 3]
+        assert calls_when_done[0] >= 3  # item 2's request was sent before item 0 was reported
+
+        def broken(i: int, res: object) -> None:
+            raise RuntimeError(f"caller failed on {i}")
+
+        client2 = LLMClient(LLMConfig(base_url=stub.base_url, model="m", concurrency=2))
+        with pytest.raises(RuntimeError, match="caller failed"):
+            run_sync(lambda: client2.complete_many(batch, on_done=broken))
+        assert client2.calls == 4  # the batch still finished
