@@ -4,7 +4,9 @@ fresh process; and a chart of a 100k-step metric (in-process phase figure).
     python benchmarks/bench_tui.py [--sizes 1000 10000] [--points 100000] [--repeat 3] [--out DIR]
 
 Table, per round, interleaved, each a fresh process timed from spawn until the table is drawn
-(headless `App.run_test`, 160x45; the process then exits at once, on both sides):
+(headless `App.run_test`, 160x45): on both sides the same signal - a `call_after_refresh` queued
+right after the rows are put in the table, i.e. the first screen refresh that shows them; the
+process then exits at once:
 - rcstudio: `RcStudioApp` on the registry (no scheduler poll: a test registry has no real jobs);
 - baseline: a bare Textual app with one DataTable holding exactly the rows the dashboard's first
   paint shows (its first page, the same cells, column widths and state styles), read from a JSON
@@ -64,9 +66,8 @@ from rcstudio.tui.widgets import RunsTable
 async def main():
     app = RcStudioApp(Backend(poll=lambda: None), refresh_s=0)
     async with app.run_test(size=(160, 45)) as pilot:
-        while not (app.painted or app.loaded):
+        while not app.painted:  # set by a call_after_refresh once the first page is drawn
             await pilot.pause(0.005)
-        await pilot.pause()
         print(app.query_one(RunsTable).row_count, flush=True)
         os._exit(0)
 
@@ -93,11 +94,17 @@ class Bare(App):
         for cells in spec["rows"]:
             cells[state] = Text(cells[state], style=spec["styles"].get(cells[state], ""))
             table.add_row(*cells)
+        self.drawn = False
+        self.call_after_refresh(self.mark_drawn)
+
+    def mark_drawn(self):
+        self.drawn = True
 
 async def main():
     app = Bare()
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.pause()
+        while not getattr(app, "drawn", False):  # the same signal as the dashboard's `painted`
+            await pilot.pause(0.005)
         print(app.query_one(DataTable).row_count, flush=True)
         os._exit(0)
 

@@ -7,12 +7,12 @@ Each run carries its own resolved spec (no sweep, no variants left in it), a con
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from rcstudio.errors import UserError
 from rcstudio.spec.keys import set_dotted
+from rcstudio.spec.labels import label_value, point_label
 from rcstudio.spec.load import Origins, validate
 from rcstudio.spec.models import Spec
 from rcstudio.spec.resolved import canonical_dict, spec_hash
@@ -52,26 +52,6 @@ def sweep_points(grid: dict[str, list[Any]], zipped: dict[str, list[Any]]) -> li
     else:
         zip_points = [{}]
     return [{**g, **z} for g in grid_points for z in zip_points]
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "x".join(_fmt(v) for v in value)
-    return str(value)
-
-
-def point_label(point: dict[str, Any]) -> str:
-    """`alpha0.8-lr1e-06`: last key part plus value; the full key where last parts collide."""
-    lasts = [k.rsplit(".", 1)[-1] for k in point]
-    parts = []
-    for key, last in zip(point, lasts):
-        label = last if lasts.count(last) == 1 else key.replace(".", "_")
-        parts.append(f"{label}{_fmt(point[key])}")
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts))
 
 
 def make_run(spec: Spec, name: str, point: dict[str, Any]) -> RunSpec:
@@ -122,7 +102,7 @@ def expand(spec: Spec) -> list[RunSpec]:
         if point:
             table = "grid" if first_key in spec.sweep.grid else "zip"
             where = f"sweep.{table}.{first_key}"
-            label = "sweep point " + ", ".join(f"{k}={_fmt(v)}" for k, v in point.items())
+            label = "sweep point " + ", ".join(f"{k}={label_value(v)}" for k, v in point.items())
             point_spec = _point_spec(base, point, spec, where, label)
             runs.append(make_run(point_spec, f"{exp}-{point_label(point)}", point))
         else:

@@ -7,6 +7,7 @@ the status bar instead of freezing the UI.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ from rcstudio.tui.screens import (
     screen_help,
 )
 from rcstudio.tui.widgets import RunsTable, StatusBar
+
+FIRST_PAINT_WAIT_S = 2.0  # the most the full load waits for the first page to be drawn
 
 
 class SnapshotReady(Message):
@@ -97,8 +100,9 @@ class RcStudioApp(App[None]):
         self.sort_reverse = True
         self.health_line = "loading..."
         self.loaded = 0  # full snapshots applied (tests wait on it)
-        self.painted = False  # first (partial) paint done
+        self.painted = False  # the first page is on the screen (set after that refresh)
         self._refresh_started: float | None = None
+        self._first_painted = threading.Event()  # set once the first page has been drawn
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -174,6 +178,9 @@ class RcStudioApp(App[None]):
             first = self.backend.snapshot(limit=RunsTable.PAGE, poll=False)
             first.partial = True
             self.post_message(SnapshotReady(first))
+            # loading every run (10,000 rows of Python objects) holds the GIL for a good while: it
+            # starts once the first page is on the screen, not while the UI thread is drawing it
+            self._first_painted.wait(timeout=FIRST_PAINT_WAIT_S)
         self.post_message(SnapshotReady(self.backend.snapshot()))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
@@ -185,9 +192,13 @@ class RcStudioApp(App[None]):
         status.set_class(message.snapshot.health.degraded, "-degraded")
         self.redraw()
         if message.snapshot.partial:
-            self.painted = True
+            self.call_after_refresh(self._first_page_drawn)
         else:
             self.loaded += 1
+
+    def _first_page_drawn(self) -> None:
+        self.painted = True
+        self._first_painted.set()
 
     def visible_rows(self) -> list[RunRow]:
         rows = filter_rows(self.rows, self.filter_text, self.tag)

@@ -93,11 +93,11 @@ def format_point(point: dict[str, Any]) -> str:
 def is_sweep_point(rec: Any) -> bool:
     """True for a sweep point; False for a plain run and for a variant (whose `point` holds its
     overrides: a variant is an extra run, not a position in the sweep). Sweep points are named
-    `<experiment>-<point label>` (rcstudio.spec.sweep.expand)."""
+    `<experiment>-<point label>` (rcstudio.spec.labels, used by rcstudio.spec.sweep.expand)."""
     point = getattr(rec, "point", None) or {}
     if not point:
         return False
-    from rcstudio.spec.sweep import point_label
+    from rcstudio.spec.labels import point_label
 
     if rec.name == f"{rec.experiment}-{point_label(point)}":
         return True

@@ -231,3 +231,21 @@ async def test_refresh_error_is_reported_not_fatal(registry):
             await pilot.pause(0.05)
         assert any("database is locked" in str(n.message) for n in app._notifications)
         assert app.is_running
+
+
+async def test_all_runs_load_only_after_the_first_page_is_on_the_screen(registry):
+    """The first page comes from the registry and is drawn before the full load starts (which
+    would otherwise hold the GIL while the UI thread draws); `painted` is set by that refresh."""
+    seen: list[tuple[int | None, bool, int]] = []
+
+    class Recording(Backend):
+        def snapshot(self, limit=None, poll=True):
+            seen.append((limit, app.painted, len(app.query_one(RunsTable).rows)))
+            return super().snapshot(limit=limit, poll=poll)
+
+    app = make_app(registry, backend=Recording(registry, poll=lambda: None))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(app, pilot)
+    assert seen[0] == (RunsTable.PAGE, False, 0)
+    limit, painted, rows = seen[1]
+    assert limit is None and painted and rows == 4
