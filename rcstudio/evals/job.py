@@ -91,7 +91,8 @@ class _Context:
         from rcstudio.evals.runner import JudgeRunner
 
         runner = JudgeRunner(self.backend(), self.results / f"{benchmark}.judgments.jsonl", progress=self.progress,
-                             description=f"{benchmark}: judging", log_path=self.run_dir / "logs" / "run-job.log")
+                             description=f"{benchmark}: judging", log_path=self.run_dir / "logs" / "run-job.log",
+                             run_dir=self.run_dir)
         return runner.run(tasks)
 
     def limit(self, benchmark: str, items: list, stratum: Callable[[Any], str]) -> list:

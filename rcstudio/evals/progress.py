@@ -5,7 +5,9 @@ Why: a live eval on a small CPU model ran 41 minutes without one line in `run-jo
 * appends `progress <what>: 12/60 (20%), 0.31 gen/s, ETA 2m35s` to the run's `logs/run-job.log`
   (same line format as the job's own log) and prints it on stdout, which is the run's
   `logs/stdout.log`, so `rcstudio logs RUN --follow` shows it;
-* in an interactive terminal, drives a rich bar on stderr instead of printing lines.
+* in an interactive terminal, drives a rich bar on stderr instead of printing lines;
+* with a `run_dir`, keeps the run's `logs/progress.json` (rcstudio.tracking.progress) current, which
+  the dashboard's run header and `submit --wait` read.
 `format_line` is pure (tested); the rest is I/O at the edge.
 """
 
@@ -59,7 +61,8 @@ class Progress:
 
     def __init__(self, what: str, total: int, *, log_path: Path | None = None, already: int = 0,
                  interval_s: float = 10.0, unit: str = "gen", bar: bool | None = None,
-                 stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+                 run_dir: Path | None = None) -> None:
         self.what, self.total, self.unit = what, total, unit
         self.log_path = Path(log_path) if log_path else None
         self.already = self.done = already
@@ -87,6 +90,14 @@ class Progress:
                                      console=Console(stderr=True))
             self._task = self._bar.add_task(what, total=total, completed=already, rate="")
             self._bar.start()
+        self._file: Any = None
+        if run_dir is not None:
+            from rcstudio.tracking.progress import Progress as ProgressFile
+
+            # lines are this class's job (print_every_s=-1); the file carries the numbers
+            self._file = ProgressFile(run_dir, total, phase=what, unit=unit, items_unit=f"{unit}s",
+                                      print_every_s=-1)
+            self._file.update(already, items=0)
 
     def line(self) -> str:
         return format_line(self.what, self.done, self.total, self.clock() - self.started, self.unit,
@@ -108,6 +119,8 @@ class Progress:
                 elapsed = now - self.started
                 rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
                 self._bar.update(self._task, completed=self.done, rate=f"{rate:.2f} {self.unit}/s")
+            if self._file is not None:
+                self._file.update(self.done, items=self.done - self.already)  # throttled writes
             if now - self._last >= self.interval_s or self.done >= self.total:
                 self._last = now
                 if self.log_path is not None or self._bar is None:
@@ -125,6 +138,12 @@ class Progress:
                 self.stream.flush()
 
     def close(self) -> None:
+        if self._file is not None:
+            if self.done >= self.total:
+                self._file.finish()
+            else:
+                self._file.update(self.done, items=self.done - self.already, force=True)
+            self._file = None
         if self._bar is not None:
             self._bar.stop()
             self._bar = None

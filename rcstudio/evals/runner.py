@@ -243,13 +243,14 @@ class JudgeRunner:
 
     def __init__(self, backend: Backend, out_path: str | Path | None = None, progress: bool = True,
                  description: str = "judging", log_path: str | Path | None = None,
-                 progress_interval_s: float = 10.0) -> None:
+                 progress_interval_s: float = 10.0, run_dir: str | Path | None = None) -> None:
         self.backend = backend
         self.out_path = Path(out_path) if out_path else None
         self.progress = progress
         self.description = description
         self.log_path = Path(log_path) if log_path else None  # the job's run-job.log: progress lines
         self.progress_interval_s = progress_interval_s
+        self.run_dir = Path(run_dir) if run_dir else None  # its logs/progress.json: the dashboard's header
         self.resumed = 0
 
     def _previous(self) -> dict[str, JudgeOutcome]:
@@ -282,13 +283,13 @@ class JudgeRunner:
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
             sink = self.out_path.open("a", encoding="utf-8")
         reporter = None
-        if self.progress or self.log_path is not None:
+        if self.progress or self.log_path is not None or self.run_dir is not None:
             from rcstudio.evals.progress import Progress
 
             # interactive: a rich bar; in a job: lines in run-job.log and on stdout (`rcstudio logs -f`)
             reporter = Progress(self.description, len(tasks), log_path=self.log_path, already=len(results),
                                 interval_s=self.progress_interval_s, bar=None if self.progress else False,
-                                stream=sys.stdout if self.progress else io.StringIO())
+                                stream=sys.stdout if self.progress else io.StringIO(), run_dir=self.run_dir)
             if todo:
                 reporter.start()
 

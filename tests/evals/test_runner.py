@@ -134,3 +134,35 @@ def test_task_keys_must_be_unique(tmp_path):
     with pytest.raises(ValueError):
         JudgeRunner(LocalHFBackend("unused"), None, progress=False).run(
             [JudgeTask("a", []), JudgeTask("a", [])])
+
+
+def test_judging_progress_lands_in_the_runs_progress_file(tmp_path, pairs):
+    """An eval job's judging keeps `logs/progress.json` current (what the dashboard's run header
+    and `submit --wait` read): phase, done/total, and done at the end; resumed items count as done."""
+    from rcstudio.tracking.progress import read_progress
+
+    tasks = T.judgebench_tasks(pairs[:10], PAIRWISE_VERSION)
+    seen: list[tuple[int, int | None]] = []
+    with OpenAIStub(_oracle(pairs[:10], tasks), latency_s=0.01) as stub:
+        cfg = LLMConfig(base_url=stub.base_url, model="stub-model", concurrency=4, timeout_s=10)
+
+        class Watching(EndpointBackend):
+            async def run(self, todo, on_done):
+                def spy(*args):
+                    on_done(*args)
+                    state = read_progress(tmp_path)
+                    seen.append((state.step, state.total))
+
+                await super().run(todo, spy)
+
+        runner = JudgeRunner(Watching(cfg, ResponseCache(tmp_path / "c.sqlite")), tmp_path / "out.jsonl",
+                             progress=False, description="judgebench: judging", run_dir=tmp_path)
+        runner.run(tasks[:12])
+        state = read_progress(tmp_path)
+        assert state.phase == "judgebench: judging" and state.done and (state.step, state.total) == (12, 12)
+        assert len(seen) == 12 and all(total == 12 and step <= 12 for step, total in seen)  # there while judging
+        assert state.line().startswith("judgebench: judging gen 12/12 (100%)")
+        JudgeRunner(EndpointBackend(cfg, ResponseCache(tmp_path / "c.sqlite")), tmp_path / "out.jsonl",
+                    progress=False, description="judgebench: judging", run_dir=tmp_path).run(tasks[:20])
+        state = read_progress(tmp_path)
+        assert (state.step, state.total, state.items) == (20, 20, 8) and state.done

@@ -249,3 +249,36 @@ async def test_all_runs_load_only_after_the_first_page_is_on_the_screen(registry
     assert seen[0] == (RunsTable.PAGE, False, 0)
     limit, painted, rows = seen[1]
     assert limit is None and painted and rows == 4
+
+
+async def test_run_header_shows_an_eval_jobs_judging_progress(registry, tmp_path):
+    """A live eval writes its judging progress (rcstudio.evals.progress with a run dir); the run
+    screen's header shows it: phase, done/total, rate."""
+    import io
+
+    from rcstudio.evals.progress import Progress
+    from rcstudio.launch.registry import RunRecord
+
+    run_dir = tmp_path / "eval-run"
+    registry.add_runs([RunRecord(
+        run_id="judge-smollm-00000001", name="judge-smollm", experiment="judge-smollm", kind="eval", engine="",
+        executor="local", state="RUNNING", created_at=T0 + 100, updated_at=T0 + 100, started_at=T0 + 100,
+        ended_at=None, run_dir=str(run_dir), spec_hash="e1", point={}, tags=[], wandb={"mode": "disabled"},
+    )])  # fmt: skip
+    progress = Progress("judgebench: judging", 60, bar=False, stream=io.StringIO(), run_dir=run_dir)
+    for _ in range(12):
+        progress.advance()
+    progress._file.update(progress.done, items=progress.done, force=True)  # what the throttle writes soon
+    app = make_app(registry)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(app, pilot)
+        assert shown(app)[0] == "judge-smollm"
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        for _ in range(200):
+            if "12/60" in str(screen.query_one("#run-progress", Static).render()):
+                break
+            await pilot.pause(0.05)
+        header = str(screen.query_one("#run-progress", Static).render())
+        assert "judgebench: judging gen 12/60 (20%)" in header and "gens/s" in header and "eta" in header
