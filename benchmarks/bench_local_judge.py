@@ -9,7 +9,7 @@ prompts, alternating which goes first, in one process with one loaded model. Pri
 in total: seconds, generations/s, the ratio (target >= 5x on 2 CPU cores), whether the greedy texts
 agree, the load average and the torch thread count. A `--vllm` run on a GPU node adds vLLM's
 offline engine on the same prompts. Usage:
-    python benchmarks/bench_local_judge.py [--max-new-tokens 64] [--rounds 3] [--out results.json]
+    python benchmarks/bench_local_judge.py [--max-new-tokens 64] [--rounds 3] [--limit N] [--out results.json]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 
-def _tasks(shared: Path) -> list:
+def _tasks(shared: Path, limit: int = 0) -> list:
     from rcstudio.evals import judgebench as jb
     from rcstudio.evals import rmbench as rb
     from rcstudio.evals import tasks as T
@@ -31,7 +31,10 @@ def _tasks(shared: Path) -> list:
     pairs = jb.load_pairs(shared / "data" / "judgebench_gpt-4o-2024-05-13.jsonl")[:15]
     items = rb.load_items(shared / "data" / "rmbench_subset_40_nomath.json")
     rm, _ = T.rmbench_tasks(items[:4], "random", 0, PAIRWISE_VERSION)
-    return T.judgebench_tasks(pairs, PAIRWISE_VERSION) + rm[:30]
+    games = T.judgebench_tasks(pairs, PAIRWISE_VERSION)
+    if limit:  # half JudgeBench games, half RM-Bench comparisons
+        return games[: limit // 2] + rm[: limit - limit // 2]
+    return games + rm[:30]
 
 
 def _timed(gen, prompts) -> tuple[float, list]:
@@ -44,6 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=0, help="only N of the 60 generations (half each benchmark)")
     ap.add_argument("--max-batch-size", type=int, default=32)
     ap.add_argument("--model-dir", type=Path, default=None, help="a HF model dir (default: SmolLM2 converted)")
     ap.add_argument("--vllm", action="store_true", help="also vLLM offline (GPU node with vllm installed)")
@@ -61,7 +65,7 @@ def main() -> None:
     if shared is None:
         raise SystemExit("needs ../shared/data (JudgeBench and RM-Bench files)")
     model_dir = args.model_dir or smollm.smollm2_dir(paths.cache_dir("smollm2-135m-instruct"))
-    tasks = _tasks(shared)
+    tasks = _tasks(shared, args.limit)
     tok = AutoTokenizer.from_pretrained(model_dir)
     lm = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"

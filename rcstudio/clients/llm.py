@@ -21,6 +21,7 @@ when the first request opens the connection, and never logged or stored.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import os
@@ -212,8 +213,6 @@ class AdaptiveLimit:
     """
 
     def __init__(self, maximum: int) -> None:
-        import collections
-
         self.maximum = max(1, int(maximum))
         self.limit = self.maximum
         self.active = 0

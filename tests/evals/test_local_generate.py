@@ -152,3 +152,28 @@ def test_smollm2_batched_equals_sequential_greedy(smollm2):
     gen: BatchGenerator = backend._load()
     assert gen.tok.chat_template and gen.prompt_ids(prompts[1])[-1] != gen.prompt_ids(prompts[1])[0]
     assert isinstance(backend.settings, GenerationSettings)
+
+
+def test_cpu_batches_prefill_each_prompt_alone_and_drop_rows_that_ended(tiny_dir):
+    """On a CPU a batch is prefilled prompt by prompt (no padded prefill), decoded together, and a
+    row leaves the batch as soon as it ends: the forward passes' batch sizes show it."""
+    prompts = _prompts(6)
+    free = LocalHFBackend(str(tiny_dir), max_new_tokens=16, max_batch_size=6).generate_many(prompts)
+    target = next(i for i, t in enumerate(free) if len(t.strip()) > 12)
+    stop = free[target][6:10]
+    backend = LocalHFBackend(str(tiny_dir), max_new_tokens=16, max_batch_size=6, stop=[stop])
+    gen = backend._load()
+    sizes: list[tuple[int, int]] = []
+    hook = gen.lm.register_forward_pre_hook(
+        lambda module, args, kwargs: sizes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        texts = backend.generate_many(prompts)
+    finally:
+        hook.remove()
+    assert texts == [backend.generate_one(p) for p in prompts]
+    prefill, decode = sizes[:6], sizes[6:]
+    assert all(rows == 1 and width > 1 for rows, width in prefill)  # one prompt per prefill pass
+    assert all(width == 1 for _, width in decode) and decode[0][0] == 6
+    rows = [r for r, _ in decode]
+    assert rows == sorted(rows, reverse=True) and rows[-1] < 6  # rows left as they ended
+    assert len(decode) <= 15  # never more steps than the token limit
