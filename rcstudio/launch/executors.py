@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import os
 import pickle
 import shlex
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -103,6 +103,19 @@ _LOCAL_JOBS: dict[str, Any] = {}  # submitit LocalJobs of this process (they hol
 atexit.register(_LOCAL_JOBS.clear)
 
 
+_DETACH = threading.local()  # the log file of the `detached_controllers` block this thread is in
+_DETACH_LOCK = threading.Lock()
+
+
+def _detached_popen(*args: Any, **kwargs: Any) -> Any:
+    import subprocess
+
+    log = getattr(_DETACH, "log", None)
+    if log is not None:
+        kwargs = {"stdin": subprocess.DEVNULL, "stdout": log, "stderr": log, "start_new_session": True, **kwargs}
+    return subprocess.Popen(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def detached_controllers(log_path: Path) -> Iterator[None]:
     """Start submitit's local job controllers detached from this process's terminal and pipes.
@@ -111,26 +124,30 @@ def detached_controllers(log_path: Path) -> Iterator[None]:
     `rcstudio submit ... | tail` the pipe stays open until the job ends and the pipeline hangs; and
     sharing our process group, a Ctrl-C meant for `submit --wait` would kill the job. Here the
     controller reads /dev/null, writes to `log_path` (the job's own output still goes to the run's
-    stdout/stderr logs) and starts its own session. Only submitit's module sees the changed Popen,
-    and only for the duration of the block.
+    stdout/stderr logs) and starts its own session. Only submitit's local module sees the changed
+    Popen. It is installed once and reads the log file from a thread-local set by this block, so
+    concurrent submits from several threads (the dashboard's actions, a library caller) never hand
+    a controller another block's log file - swapping the module global per block did, and a
+    controller then started with a file another thread had already closed.
     """
-    import subprocess
     import types
 
     from submitit.local import local as submitit_local
 
+    with _DETACH_LOCK:
+        if getattr(submitit_local.subprocess, "Popen", None) is not _detached_popen:
+            proxy = types.ModuleType("subprocess")
+            proxy.__dict__.update(submitit_local.subprocess.__dict__)
+            proxy.Popen = _detached_popen  # type: ignore[attr-defined]
+            submitit_local.subprocess = proxy
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    real = submitit_local.subprocess
     with open(log_path, "ab") as log:
-        proxy = types.ModuleType("subprocess")
-        proxy.__dict__.update(real.__dict__)
-        proxy.Popen = functools.partial(real.Popen, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # type: ignore[attr-defined]
-                                        start_new_session=True)
-        submitit_local.subprocess = proxy
+        previous = getattr(_DETACH, "log", None)
+        _DETACH.log = log
         try:
             yield
         finally:
-            submitit_local.subprocess = real
+            _DETACH.log = previous
 
 
 class LocalExecutor(Executor):

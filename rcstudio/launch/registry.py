@@ -53,6 +53,8 @@ CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);
 CREATE INDEX IF NOT EXISTS runs_state ON runs(state);
 CREATE INDEX IF NOT EXISTS runs_spec_hash ON runs(spec_hash);
 CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id);
+-- newest first (list_runs' order): the dashboard's first page reads 200 rows, not a sort of all
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at DESC, run_id);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id       TEXT PRIMARY KEY,
     executor     TEXT NOT NULL,

@@ -50,7 +50,7 @@ class SpecConflict(ValueError):
 class Section(BaseModel):
     """Base of every section: unknown keys are errors, values are checked on assignment too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 def _env_name(value: str) -> str:
