@@ -9,7 +9,7 @@ On a CPU a batch goes through `BatchGenerator.decode_rows` instead of `generate`
 SmolLM2-135M on 2 cores and JudgeBench prompts (1,300 tokens), one padded `generate` call over 8
 prompts took 1.5x the time of one prompt after another - the padded prefill of long prompts is
 compute-bound and no faster batched, and a static batch decodes until its longest answer ends.
-`decode_rows` prefills each prompt alone (exactly the one-at-a-time work), then decodes all rows
+`decode_rows` prefills each prompt alone (the one-at-a-time work, last-position logits only), then decodes all rows
 together over one left-padded KV cache and drops each row from it as soon as it ends (end of
 sequence, a stop string, or the token limit), so a step costs only the rows still running. Models
 whose cache is not a plain per-layer key/value cache (sliding windows, recurrent layers) keep
@@ -214,6 +214,11 @@ class BatchGenerator:
         s = self.settings
         generator = torch.Generator(device="cpu").manual_seed(s.seed)
         eos = self._eos_ids()
+        takes = self._forward_params()
+        cache_arg = "cache" if "cache" in takes else "past_key_values"  # transformers >= 5.2x: `cache`
+        # the prefill needs the last position's logits only (a 1,800-token prompt's full logits are
+        # 1,800 x vocab floats and an lm_head pass over every position), as `generate` does
+        last_only = {"logits_to_keep": 1} if "logits_to_keep" in takes else {}
         n = len(encoded)
         outputs: list[list[int]] = [[] for _ in range(n)]
         layers: list[list[tuple[Any, Any]]] = []  # per row: each layer's (keys, values)
@@ -221,7 +226,7 @@ class BatchGenerator:
         with torch.no_grad():
             for e in encoded:
                 ids = torch.tensor([list(e) or [self.pad_id]], dtype=torch.long, device=self.device)
-                out = self.lm(input_ids=ids, use_cache=True)
+                out = self.lm(input_ids=ids, use_cache=True, **last_only)
                 cache = out.past_key_values
                 kinds = {type(layer).__name__ for layer in getattr(cache, "layers", [None])}
                 if type(cache) is not DynamicCache or kinds != {"DynamicLayer"}:
@@ -268,7 +273,7 @@ class BatchGenerator:
                 mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long, device=self.device)], dim=1)
                 out = self.lm(input_ids=token[:, None], attention_mask=mask, position_ids=position[:, None],
                               use_cache=True, cache_position=torch.tensor([width + step], device=self.device),
-                              **{self._cache_arg(): cache})
+                              **{cache_arg: cache})
                 cache = out.past_key_values
                 token = self._pick(out.logits[:, -1, :], generator)
                 position = position + 1
@@ -276,12 +281,10 @@ class BatchGenerator:
         texts = self.tok.batch_decode(outputs, skip_special_tokens=True)
         return [cut_at_stop(t, s.stop) for t in texts]
 
-    def _cache_arg(self) -> str:
-        """`cache` (transformers >= 5.2x) or `past_key_values` (older), whichever forward takes."""
+    def _forward_params(self) -> set[str]:
         import inspect
 
-        params = inspect.signature(self.lm.forward).parameters
-        return "cache" if "cache" in params else "past_key_values"
+        return set(inspect.signature(self.lm.forward).parameters)
 
     def _stopped(self, tokens: list[int]) -> bool:
         """A stop string in the last tokens' text (checked per row, so each row ends on its own)."""
