@@ -31,6 +31,11 @@ COMMAND_MODULES = tuple(COMMANDS)
 QUICK_EXIT = frozenset({"score", "plot", "ls", "status", "logs", "validate", "schema", "recipes", "compare", "report"})
 
 
+def command_name(argv: list[str]) -> str | None:
+    """The command a command line names (its first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def modules_for(argv: list[str]) -> tuple[str, ...]:
     """The command modules a command line needs: only its command's module when it names one (a
     light command such as `ls` then loads no spec schema and no other command's imports), else all
@@ -39,7 +44,7 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
 
     if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):  # shell completion
         return COMMAND_MODULES
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = command_name(argv)
     chosen = tuple(m for m, names in COMMANDS.items() if first in names)
     return chosen or COMMAND_MODULES
 
@@ -106,14 +111,14 @@ def run() -> None:
     an exit status that is not a number, or a flush that fails takes Python's normal exit instead.
     `main` itself (what tests and embedding code call) exits normally.
     """
-    argv = sys.argv[1:]
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = command_name(sys.argv[1:])
     code: object = 0
     try:
         main()
     except SystemExit as exc:
         code = exc.code
-    if first not in QUICK_EXIT and first is not None or not _quick_exit_safe(code):
+    quick = first is None or first in QUICK_EXIT  # no command: help or --version
+    if not quick or not _quick_exit_safe(code):
         sys.exit(code)
     import atexit
     import os
