@@ -100,7 +100,6 @@ class RcStudioApp(App[None]):
         self.sort_reverse = True
         self.health_line = "loading..."
         self.loaded = 0  # full snapshots applied (tests wait on it)
-        self.painted = False  # the first page is on the screen (set after that refresh)
         self._refresh_started: float | None = None
         self._first_painted = threading.Event()  # set once the first page has been drawn
 
@@ -192,13 +191,14 @@ class RcStudioApp(App[None]):
         status.set_class(message.snapshot.health.degraded, "-degraded")
         self.redraw()
         if message.snapshot.partial:
-            self.call_after_refresh(self._first_page_drawn)
+            self.call_after_refresh(self._first_painted.set)
         else:
             self.loaded += 1
 
-    def _first_page_drawn(self) -> None:
-        self.painted = True
-        self._first_painted.set()
+    @property
+    def painted(self) -> bool:
+        """The first page is on the screen (set by the refresh that drew it)."""
+        return self._first_painted.is_set()
 
     def visible_rows(self) -> list[RunRow]:
         rows = filter_rows(self.rows, self.filter_text, self.tag)
